@@ -1,0 +1,170 @@
+"""The escalation ladder: ask the cheapest model first, climb only when the answer is not good enough.
+
+Per rung: one call; an invalid answer gets `repair_attempts` chances to fix itself on the same rung
+(cheaper than the next rung, and usually enough for a formatting slip); a valid answer below the
+confidence threshold climbs; a valid confident answer stops. When no rung gives a valid answer the
+ticket is `unresolved`, never lost: the gate sends it to a human with the reason. The ladder talks to
+models only through the `Caller` protocol, so it is tested without litellm or the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from llm_operators.core.injection import detect_injection
+from llm_operators.core.models import (
+    CallRecord,
+    CallStatus,
+    OutcomeStatus,
+    SafetyFlags,
+    Ticket,
+    TicketOutcome,
+    TriageResult,
+)
+from llm_operators.core.pii import pii_kinds, redact
+from llm_operators.core.prompts import InvalidAnswer, build_messages, parse_answer, repair_messages
+
+
+class Caller(Protocol):
+    async def __call__(
+        self,
+        *,
+        ticket_id: str,
+        rung: int,
+        group: str,
+        messages: list[dict[str, str]],
+        repair: bool = False,
+        metadata: dict[str, Any] | None = None,
+    ) -> tuple[str | None, CallRecord]: ...
+
+
+@dataclass
+class Budget:
+    """Spend of one run across all its tickets; escalations stop once `limit_usd` is reached."""
+
+    limit_usd: float | None = None
+    spent_usd: float = 0.0
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.limit_usd is not None and self.spent_usd >= self.limit_usd
+
+    async def add(self, record: CallRecord) -> None:
+        if record.cache_hit:
+            return  # a cache hit costs nothing, whatever the record of the original call says
+        async with self._lock:
+            self.spent_usd += record.cost_usd
+
+
+@dataclass
+class LadderPolicy:
+    rungs: Sequence[str]
+    escalate_below: float = 0.7
+    repair_attempts: int = 1
+    max_body_chars: int = 6000
+    redact_pii_for_llm: bool = True
+
+
+class Ladder:
+    def __init__(self, policy: LadderPolicy, caller: Caller, budget: Budget | None = None) -> None:
+        if not policy.rungs:
+            raise ValueError("a ladder needs at least one rung")
+        self.policy = policy
+        self.caller = caller
+        self.budget = budget or Budget()
+
+    async def triage(self, ticket: Ticket, day: str, metadata: dict[str, Any] | None = None) -> TicketOutcome:
+        text = f"{ticket.subject}\n{ticket.body}"
+        findings = detect_injection(text)
+        flags = SafetyFlags(
+            pii_kinds=sorted(k.value for k in pii_kinds(text)),
+            injection_rules=[f.rule for f in findings],
+            injection_excerpts=[f.excerpt for f in findings],
+        )
+        outcome = TicketOutcome(
+            ticket_id=ticket.id, day=day, status=OutcomeStatus.UNRESOLVED, ticket=ticket, safety=flags
+        )
+        if not ticket.body.strip():
+            outcome.error = "empty body: nothing to triage"
+            return outcome
+
+        if self.policy.redact_pii_for_llm and flags.pii_kinds:
+            messages = build_messages(
+                ticket,
+                subject=redact(ticket.subject),
+                body=redact(ticket.body),
+                max_body_chars=self.policy.max_body_chars,
+            )
+        else:
+            messages = build_messages(ticket, max_body_chars=self.policy.max_body_chars)
+
+        best: tuple[int, str, TriageResult] | None = None
+        errors: list[str] = []
+        for rung, group in enumerate(self.policy.rungs):
+            if rung > 0 and self.budget.exhausted:
+                outcome.budget_exhausted = True
+                errors.append(
+                    f"budget of ${self.budget.limit_usd:.4f} spent: no escalation past rung {rung - 1}"
+                )
+                break
+            result = await self._ask_rung(outcome, rung, group, messages, metadata, errors)
+            if result is None:
+                continue
+            if best is None or result.confidence >= best[2].confidence:
+                best = (rung, group, result)
+            if result.confidence >= self.policy.escalate_below:
+                break
+        if best is not None:
+            outcome.status = OutcomeStatus.TRIAGED
+            outcome.final_rung, _, outcome.result = best
+            outcome.final_model = next(
+                (
+                    c.deployment
+                    for c in reversed(outcome.calls)
+                    if c.rung == best[0] and c.status == CallStatus.OK
+                ),
+                best[1],
+            )
+        else:
+            outcome.error = "; ".join(errors) or "no rung answered"
+        outcome.escalated = any(c.rung > 0 for c in outcome.calls)
+        return outcome
+
+    async def _ask_rung(
+        self,
+        outcome: TicketOutcome,
+        rung: int,
+        group: str,
+        messages: list[dict[str, str]],
+        metadata: dict[str, Any] | None,
+        errors: list[str],
+    ) -> TriageResult | None:
+        attempt_messages = messages
+        for attempt in range(1 + self.policy.repair_attempts):
+            content, record = await self.caller(
+                ticket_id=outcome.ticket_id,
+                rung=rung,
+                group=group,
+                messages=attempt_messages,
+                repair=attempt > 0,
+                metadata=metadata,
+            )
+            await self.budget.add(record)
+            outcome.calls.append(record)
+            if record.status == CallStatus.ERROR:
+                errors.append(f"rung {rung} ({group}): {record.error}")
+                return None  # the Router already retried and fell back; repairing an outage is pointless
+            try:
+                return parse_answer(content)
+            except InvalidAnswer as exc:
+                record.status = CallStatus.INVALID
+                record.error = str(exc)
+                errors.append(f"rung {rung} ({group}) invalid answer: {exc}")
+                attempt_messages = repair_messages(messages, content or "", str(exc))
+                if self.budget.exhausted:
+                    return None
+        return None

@@ -1,0 +1,215 @@
+"""Pydantic models at every boundary of the pipeline.
+
+Tickets come in from files, results come back from models, outcomes go out to files and downstream
+tasks. Each crossing is validated here so that a bad value is caught where it enters, with the field
+named, instead of surfacing three tasks later as a KeyError.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+# The model may write a long reply, but an answer beyond this is a runaway generation, not a reply.
+MAX_REPLY_CHARS = 4000
+MAX_RATIONALE_CHARS = 1000
+
+
+class Category(StrEnum):
+    BILLING = "billing"
+    TECHNICAL = "technical"
+    ACCOUNT = "account"
+    SHIPPING = "shipping"
+    FEATURE_REQUEST = "feature_request"
+    OTHER = "other"
+
+
+class Priority(StrEnum):
+    P0 = "P0"
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+
+    @property
+    def pages_engineering(self) -> bool:
+        """P0/P1 wake someone up; P2/P3 wait for office hours."""
+        return self in (Priority.P0, Priority.P1)
+
+
+class Sentiment(StrEnum):
+    POSITIVE = "positive"
+    NEUTRAL = "neutral"
+    NEGATIVE = "negative"
+    ANGRY = "angry"
+
+
+class TicketLabels(BaseModel):
+    """Ground truth shipped with sample data; used for evaluation only, never sent to a model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: Category
+    priority: Priority
+    needs_human: bool
+    pii: bool
+
+
+class Ticket(BaseModel):
+    """One support ticket as exported by the helpdesk (one JSON line of a day file)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: NonEmptyStr
+    created_at: AwareDatetime
+    subject: NonEmptyStr
+    # May be empty: such a ticket is kept and routed to a human ("empty body") rather than rejected.
+    body: str
+    customer: str | None = None
+    channel: str | None = None
+    labels: TicketLabels | None = None
+
+
+class RejectedLine(BaseModel):
+    """A line of a ticket file that could not become a `Ticket`, kept so that a human can look at it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str
+    line: int
+    ticket_id: str | None = None
+    field: str | None = None
+    error: str
+    raw: str = ""
+
+    def describe(self) -> str:
+        who = f" ticket {self.ticket_id}" if self.ticket_id else ""
+        what = f" field '{self.field}'" if self.field else ""
+        return f"{self.source}:{self.line}{who}{what}: {self.error}"
+
+
+class TriageResult(BaseModel):
+    """What a model must answer for one ticket. `extra="forbid"` so a drifting schema fails loudly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: Category
+    priority: Priority
+    sentiment: Sentiment
+    pii_detected: bool
+    needs_human: bool
+    suggested_reply: str = Field(max_length=MAX_REPLY_CHARS)
+    confidence: float = Field(ge=0.0, le=1.0)
+    rationale: str = Field(default="", max_length=MAX_RATIONALE_CHARS)
+
+
+class CallStatus(StrEnum):
+    OK = "ok"  # valid answer
+    INVALID = "invalid"  # provider answered, answer failed validation
+    ERROR = "error"  # no answer: every deployment (and fallback) failed
+    SKIPPED = "skipped"  # not called: the run's budget was spent
+
+
+class CallRecord(BaseModel):
+    """One LLM request as the ladder saw it: what it cost, who answered, what came back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ticket_id: str
+    rung: int = Field(ge=0, description="0 = cheapest rung of the ladder")
+    model_group: str = Field(description="Router model group asked (the rung's name)")
+    deployment: str | None = Field(default=None, description="litellm model of the deployment that answered")
+    api_base: str | None = None
+    repair: bool = Field(default=False, description="a retry asking the model to fix its invalid answer")
+    status: CallStatus
+    error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    cache_hit: bool = False
+    fallback_used: bool = False
+    attempts: int = 1
+    started_at: datetime | None = None
+
+
+class OutcomeStatus(StrEnum):
+    TRIAGED = "triaged"
+    UNRESOLVED = "unresolved"  # no valid answer from any rung: always goes to a human
+
+
+Route = Literal["auto_reply", "manual_review"]
+
+
+class GateDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    route: Route
+    reasons: list[str] = Field(default_factory=list)
+    page_engineering: bool = False
+
+
+class SafetyFlags(BaseModel):
+    """What the deterministic detectors found in the ticket, independent of any model's opinion."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pii_kinds: list[str] = Field(default_factory=list)
+    injection_rules: list[str] = Field(default_factory=list)
+    injection_excerpts: list[str] = Field(default_factory=list)
+
+
+class TicketOutcome(BaseModel):
+    """Everything the run knows about one ticket; one line of `outcomes.jsonl`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ticket_id: str
+    day: str
+    status: OutcomeStatus
+    ticket: Ticket
+    result: TriageResult | None = None
+    final_rung: int | None = None
+    final_model: str | None = None
+    escalated: bool = False
+    budget_exhausted: bool = False
+    error: str | None = Field(default=None, description="why the ticket is unresolved")
+    safety: SafetyFlags = Field(default_factory=SafetyFlags)
+    calls: list[CallRecord] = Field(default_factory=list)
+    gate: GateDecision | None = None
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(c.cost_usd for c in self.calls if not c.cache_hit)
+
+
+class ReviewItem(BaseModel):
+    """One entry of `review.jsonl`: a ticket a human must handle, or a line that never became one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    day: str
+    ticket_id: str | None
+    reasons: list[str]
+    priority: Priority | None = None
+    page_engineering: bool = False
+    outcome: TicketOutcome | None = None
+    rejected: RejectedLine | None = None
+
+    @property
+    def subject(self) -> str:
+        if self.outcome is not None:
+            return self.outcome.ticket.subject
+        return f"unreadable line {self.rejected.line}" if self.rejected else "?"
+
+    @property
+    def key(self) -> str:
+        """Stable identity for the side-effect ledger, also for lines without a ticket id."""
+        if self.ticket_id:
+            return self.ticket_id
+        assert self.rejected is not None
+        return f"{self.rejected.source}:{self.rejected.line}"

@@ -1,0 +1,122 @@
+"""Detect and redact personal data and secrets in free text.
+
+Deterministic on purpose: this runs before text leaves for an LLM provider, Slack, Jira or Langfuse,
+so it must not itself depend on a model. Numbers are checked the way issuers check them (Luhn for
+cards, mod-97 for IBANs) so that order numbers and invoice ids are not redacted by mistake.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class PiiKind(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    CARD = "card"
+    IBAN = "iban"
+    SSN = "ssn"
+    IP = "ip"
+    SECRET = "secret"
+
+
+@dataclass(frozen=True)
+class PiiMatch:
+    kind: PiiKind
+    start: int
+    end: int
+
+
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
+_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+_SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])")
+_IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
+_IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}(?![\w:])")
+_PHONE = re.compile(
+    r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{2,4}[\s.-]\d{3,4}[\s.-]?\d{3,4}(?![\w-])"
+)
+_SECRET = re.compile(
+    r"(?:"
+    r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{16,}"  # OpenAI / Anthropic keys
+    r"|\bxox[abprs]-[A-Za-z0-9-]{10,}"  # Slack tokens
+    r"|\bAKIA[0-9A-Z]{16}\b"  # AWS access key ids
+    r"|\bgh[pousr]_[A-Za-z0-9]{20,}"  # GitHub tokens
+    r"|\b(?:pk|sk)-lf-[A-Za-z0-9-]{8,}"  # Langfuse keys
+    r"|\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"  # JWTs
+    r"|(?i:\b(?:password|passwd|pwd|api[_ -]?key|secret|token)\b\s*(?:is|=|:)\s*)\S{4,}"
+    r")"
+)
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def iban_ok(candidate: str) -> bool:
+    s = candidate.replace(" ", "")
+    if not 15 <= len(s) <= 34:
+        return False
+    rearranged = s[4:] + s[:4]
+    try:
+        number = int("".join(str(int(ch, 36)) for ch in rearranged))
+    except ValueError:
+        return False
+    return number % 97 == 1
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+def find_pii(text: str) -> list[PiiMatch]:
+    """Non-overlapping matches, most specific kinds first (a card number is not also a phone)."""
+    found: list[PiiMatch] = []
+
+    def add(kind: PiiKind, start: int, end: int) -> None:
+        if not any(m.start < end and start < m.end for m in found):
+            found.append(PiiMatch(kind, start, end))
+
+    for m in _SECRET.finditer(text):
+        add(PiiKind.SECRET, m.start(), m.end())
+    for m in _EMAIL.finditer(text):
+        add(PiiKind.EMAIL, m.start(), m.end())
+    for m in _CARD.finditer(text):
+        digits = _digits(m.group())
+        if 13 <= len(digits) <= 19 and luhn_ok(digits):
+            add(PiiKind.CARD, m.start(), m.end())
+    for m in _IBAN.finditer(text):
+        if iban_ok(m.group()):
+            add(PiiKind.IBAN, m.start(), m.end())
+    for m in _SSN.finditer(text):
+        add(PiiKind.SSN, m.start(), m.end())
+    for pattern in (_IPV4, _IPV6):
+        for m in pattern.finditer(text):
+            add(PiiKind.IP, m.start(), m.end())
+    for m in _PHONE.finditer(text):
+        if 9 <= len(_digits(m.group())) <= 15:
+            add(PiiKind.PHONE, m.start(), m.end())
+    return sorted(found, key=lambda m: m.start)
+
+
+def pii_kinds(text: str) -> set[PiiKind]:
+    return {m.kind for m in find_pii(text)}
+
+
+def redact(text: str) -> str:
+    """Replace each match with its kind, e.g. `[EMAIL]`, keeping the rest readable for a human."""
+    out, last = [], 0
+    for m in find_pii(text):
+        out.append(text[last : m.start])
+        out.append(f"[{m.kind.value.upper()}]")
+        last = m.end
+    out.append(text[last:])
+    return "".join(out)

@@ -1,0 +1,174 @@
+"""Reading one UTC day of tickets from `<root>/<YYYY-MM-DD>.jsonl`.
+
+The reader streams the file line by line (a day can hold 100k tickets) and never drops a line in
+silence: every line becomes either a `Ticket` or a `RejectedLine` that names the file, the line, the
+ticket id when it could be read, and the field at fault. Rejected lines go to manual review; only a
+problem with the whole file (missing source root, unreadable file, mostly garbage) fails the task.
+
+`root` is anything path-like with `/`, `.exists()` and `.open("rb")`: a `pathlib.Path` in tests, an
+Airflow `ObjectStoragePath` (local, s3://, gs://, ...) in the DAG. The core does not import Airflow.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from llm_operators.core.models import RejectedLine, Ticket
+
+# Beyond this share of rejected lines the file is probably not a ticket export at all; failing the
+# task is kinder than filing hundreds of "unreadable line" reviews.
+DEFAULT_MAX_REJECTED_SHARE = 0.5
+RAW_EXCERPT_CHARS = 500
+
+
+class PathLike(Protocol):
+    def __truediv__(self, other: str) -> PathLike: ...
+    def exists(self) -> bool: ...
+    def open(self, mode: str = ...) -> Any: ...
+
+
+class TicketSourceError(Exception):
+    """A whole-file problem: the task must fail with this message (and Airflow may retry it)."""
+
+
+def day_file_name(day: date) -> str:
+    return f"{day.isoformat()}.jsonl"
+
+
+def utc_day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+@dataclass
+class DayRead:
+    """Counters filled while the reader streams; read them after the iterator is exhausted."""
+
+    source: str
+    file_found: bool = False
+    lines: int = 0
+    tickets: int = 0
+    rejected: int = 0
+    seen_ids: dict[str, int] = field(default_factory=dict)
+
+
+def _first_error_field(err: ValidationError) -> tuple[str | None, str]:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or None
+    return loc, first["msg"]
+
+
+def _parse_line(raw_bytes: bytes, line_no: int, source: str) -> Ticket | RejectedLine:
+    excerpt = raw_bytes[:RAW_EXCERPT_CHARS].decode("utf-8", errors="replace")
+
+    def reject(error: str, *, ticket_id: str | None = None, field_name: str | None = None) -> RejectedLine:
+        return RejectedLine(
+            source=source, line=line_no, ticket_id=ticket_id, field=field_name, error=error, raw=excerpt
+        )
+
+    try:
+        text = raw_bytes.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return reject(f"not valid UTF-8 (byte {exc.start}: {raw_bytes[exc.start : exc.start + 4]!r})")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return reject(f"invalid JSON: {exc.msg} at column {exc.colno}")
+    if not isinstance(data, dict):
+        return reject(f"expected a JSON object, got {type(data).__name__}")
+    ticket_id = data.get("id") if isinstance(data.get("id"), str) else None
+    try:
+        return Ticket.model_validate(data)
+    except ValidationError as exc:
+        loc, msg = _first_error_field(exc)
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        return reject(f"{msg}{more}", ticket_id=ticket_id, field_name=loc)
+
+
+def read_day(
+    root: PathLike,
+    day: date,
+    stats: DayRead | None = None,
+    *,
+    check_interval: bool = True,
+) -> Iterator[Ticket | RejectedLine]:
+    """Yield the day's tickets and rejected lines in file order.
+
+    A missing day file is an empty day (helpdesks export nothing on quiet days); a missing root is a
+    misconfiguration and raises, so a typo in `TRIAGE_SOURCE_ROOT` does not look like a quiet day.
+    """
+    if not root.exists():
+        raise TicketSourceError(f"ticket source root {root} does not exist")
+    path = root / day_file_name(day)
+    source = str(path)
+    stats = stats if stats is not None else DayRead(source=source)
+    stats.source = source
+    if not path.exists():
+        return
+    stats.file_found = True
+    start, end = utc_day_bounds(day)
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise TicketSourceError(f"cannot read {source}: {exc}") from exc
+    with handle:
+        for line_no, raw in enumerate(handle, start=1):
+            raw = raw.rstrip(b"\r\n")
+            if not raw.strip():
+                continue  # blank lines (e.g. a trailing newline pair) carry nothing to lose
+            stats.lines += 1
+            item = _parse_line(raw, line_no, source)
+            if isinstance(item, Ticket):
+                item = _check_ticket(item, line_no, source, stats, start, end, check_interval)
+            if isinstance(item, Ticket):
+                stats.tickets += 1
+            else:
+                stats.rejected += 1
+            yield item
+
+
+def _check_ticket(
+    ticket: Ticket,
+    line_no: int,
+    source: str,
+    stats: DayRead,
+    start: datetime,
+    end: datetime,
+    check_interval: bool,
+) -> Ticket | RejectedLine:
+    def reject(field_name: str, error: str) -> RejectedLine:
+        return RejectedLine(
+            source=source,
+            line=line_no,
+            ticket_id=ticket.id,
+            field=field_name,
+            error=error,
+            raw=ticket.model_dump_json()[:RAW_EXCERPT_CHARS],
+        )
+
+    first_line = stats.seen_ids.get(ticket.id)
+    if first_line is not None:
+        return reject("id", f"duplicate ticket id, first seen on line {first_line}")
+    stats.seen_ids[ticket.id] = line_no
+    if check_interval and not (start <= ticket.created_at < end):
+        return reject(
+            "created_at",
+            f"{ticket.created_at.isoformat()} is outside the file's UTC day "
+            f"[{start.isoformat()}, {end.isoformat()})",
+        )
+    return ticket
+
+
+def check_rejected_share(stats: DayRead, max_share: float = DEFAULT_MAX_REJECTED_SHARE) -> None:
+    """Fail the whole file when most of it is unreadable: that is a broken export, not bad tickets."""
+    if stats.lines and stats.rejected / stats.lines > max_share:
+        raise TicketSourceError(
+            f"{stats.source}: {stats.rejected} of {stats.lines} lines rejected "
+            f"(more than {max_share:.0%}); is this a ticket export in JSON Lines format?"
+        )

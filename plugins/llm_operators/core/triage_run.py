@@ -1,0 +1,154 @@
+"""Triage one day: read, climb the ladder for each ticket with bounded concurrency, checkpoint, write.
+
+This is the whole of the triage task minus Airflow: the operator resolves the day, builds the ladder
+from its hook and hands over here. Tickets are pulled from the reader by a fixed pool of workers, so
+memory holds `concurrency` tickets in flight rather than one task per ticket of the day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from llm_operators.core.checkpoint import Checkpoint
+from llm_operators.core.ladder import Ladder
+from llm_operators.core.models import OutcomeStatus, Ticket, TicketOutcome
+from llm_operators.core.outputs import DayOutputs, write_jsonl
+from llm_operators.core.report import TriageSummary, summarise
+from llm_operators.core.ticket_source import (
+    DayRead,
+    PathLike,
+    RejectedLine,
+    TicketSourceError,
+    check_rejected_share,
+    read_day,
+)
+
+log = logging.getLogger(__name__)
+
+
+class SystemicOutageError(RuntimeError):
+    """Too many tickets unresolved: most likely the providers are down. Fail so Airflow retries later."""
+
+
+@dataclass
+class DayPlan:
+    source_root: PathLike
+    outputs: DayOutputs
+    day: date
+    concurrency: int = 16
+    max_tickets: int | None = None
+    max_unresolved_share: float = 0.5
+    fingerprint: str = ""
+    trace_metadata: Callable[[Ticket], dict[str, Any]] | None = None
+    progress_every_s: float = 10.0
+
+
+@dataclass
+class DayResult:
+    summary: TriageSummary
+    read: DayRead
+    resumed: int = 0
+    rejected: list[RejectedLine] = field(default_factory=list)
+
+
+async def _triage_all(
+    tickets: Iterator[Ticket],
+    ladder: Ladder,
+    plan: DayPlan,
+    on_outcome: Callable[[TicketOutcome], None],
+) -> None:
+    day = plan.day.isoformat()
+    started = time.monotonic()
+    done = 0
+    last_log = started
+
+    async def worker() -> None:
+        nonlocal done, last_log
+        for ticket in tickets:  # a shared iterator: next() is synchronous, so workers never race
+            metadata = plan.trace_metadata(ticket) if plan.trace_metadata else None
+            outcome = await ladder.triage(ticket, day, metadata)
+            on_outcome(outcome)
+            done += 1
+            now = time.monotonic()
+            if now - last_log >= plan.progress_every_s:
+                last_log = now
+                log.info("%s: %d tickets triaged (%.1f/s)", day, done, done / (now - started))
+
+    await asyncio.gather(*(worker() for _ in range(plan.concurrency)))
+
+
+def triage_day(plan: DayPlan, ladder: Ladder) -> DayResult:
+    stats = DayRead(source="")
+    rejected: list[RejectedLine] = []
+    order: list[str] = []
+    checkpoint = Checkpoint(plan.outputs.checkpoint, plan.fingerprint)
+    plan.outputs.ensure_dir()
+    finished = checkpoint.load()
+    resumed = 0
+
+    def pending() -> Iterator[Ticket]:
+        nonlocal resumed
+        for item in read_day(plan.source_root, plan.day, stats):
+            if isinstance(item, RejectedLine):
+                rejected.append(item)
+                log.warning("rejected %s", item.describe())
+                continue
+            if plan.max_tickets is not None and len(order) >= plan.max_tickets:
+                continue  # counted in stats; the summary says how many were left for another run
+            order.append(item.id)
+            if item.id in finished:
+                resumed += 1
+                continue
+            yield item
+
+    def record(outcome: TicketOutcome) -> None:
+        finished[outcome.ticket_id] = outcome
+        checkpoint.append(outcome)
+
+    try:
+        asyncio.run(_triage_all(pending(), ladder, plan, record))
+    finally:
+        checkpoint.close()
+    if not stats.file_found:
+        log.info("no ticket file %s: an empty day", stats.source)
+    check_rejected_share(stats)
+    if plan.max_tickets is not None and stats.tickets > len(order):
+        log.warning(
+            "max_tickets=%d: %d tickets of %s left untriaged",
+            plan.max_tickets,
+            stats.tickets - len(order),
+            stats.source,
+        )
+
+    outcomes = [finished[tid] for tid in order]
+    write_jsonl(plan.outputs.outcomes, outcomes)
+    write_jsonl(plan.outputs.rejected, rejected)
+    summary = summarise(plan.day.isoformat(), outcomes, rejected_lines=len(rejected))
+    unresolved = sum(o.status is OutcomeStatus.UNRESOLVED for o in outcomes)
+    if outcomes and unresolved / len(outcomes) > plan.max_unresolved_share:
+        _keep_only_resolved(checkpoint, outcomes)
+        raise SystemicOutageError(
+            f"{unresolved} of {len(outcomes)} tickets of {plan.day} unresolved "
+            f"(more than {plan.max_unresolved_share:.0%}): providers look down; failing so Airflow retries. "
+            f"First error: {next(o.error for o in outcomes if o.status is OutcomeStatus.UNRESOLVED)}"
+        )
+    checkpoint.discard()
+    return DayResult(summary=summary, read=stats, resumed=resumed, rejected=rejected)
+
+
+def _keep_only_resolved(checkpoint: Checkpoint, outcomes: Iterable[TicketOutcome]) -> None:
+    """Rewrite the checkpoint with the triaged tickets only, so the retry asks again for the rest."""
+    checkpoint.discard()
+    for outcome in outcomes:
+        if outcome.status is OutcomeStatus.TRIAGED:
+            checkpoint.append(outcome)
+    checkpoint.close()
+
+
+__all__ = ["DayPlan", "DayResult", "SystemicOutageError", "TicketSourceError", "triage_day"]

@@ -1,0 +1,63 @@
+"""Registers the offline/demo model with LiteLLM as the custom provider `offline`.
+
+Deployments `offline/fast` and `offline/careful` then behave like any hosted model: the Router routes,
+retries, falls back, caches and prices them (prices come from the deployment's `litellm_params`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import litellm
+from litellm import CustomLLM, ModelResponse
+from litellm.types.utils import Choices, Message, Usage
+
+from llm_operators.core.config import OFFLINE_PROVIDER
+from llm_operators.core.offline_engine import triage_text
+from llm_operators.core.prompts import extract_ticket_text
+
+
+def _estimate_tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+class OfflineTriageLLM(CustomLLM):
+    """Deterministic, network-free; answers the triage prompt in the TriageResult JSON schema."""
+
+    def _answer(
+        self, model: str, messages: list[dict[str, Any]], model_response: ModelResponse
+    ) -> ModelResponse:
+        tier = "careful" if model.endswith("careful") else "fast"
+        content = json.dumps(triage_text(extract_ticket_text(messages), tier))
+        prompt_text = "".join(str(m.get("content", "")) for m in messages)
+        usage = Usage(
+            prompt_tokens=_estimate_tokens(prompt_text),
+            completion_tokens=_estimate_tokens(content),
+            total_tokens=_estimate_tokens(prompt_text) + _estimate_tokens(content),
+        )
+        model_response.choices = [Choices(index=0, finish_reason="stop", message=Message(content=content))]
+        model_response.model = f"{OFFLINE_PROVIDER}/{model}"
+        model_response.created = int(time.time())
+        model_response.usage = usage  # type: ignore[attr-defined]
+        return model_response
+
+    def completion(self, *args: Any, **kwargs: Any) -> ModelResponse:
+        return self._answer(kwargs["model"], kwargs["messages"], kwargs["model_response"])
+
+    async def acompletion(self, *args: Any, **kwargs: Any) -> ModelResponse:
+        return self._answer(kwargs["model"], kwargs["messages"], kwargs["model_response"])
+
+
+_HANDLER = OfflineTriageLLM()
+
+
+def register_offline_provider() -> None:
+    """Idempotent: litellm keeps a global provider map, so register once per process."""
+    if any(entry.get("provider") == OFFLINE_PROVIDER for entry in litellm.custom_provider_map):
+        return
+    litellm.custom_provider_map = [
+        *litellm.custom_provider_map,
+        {"provider": OFFLINE_PROVIDER, "custom_handler": _HANDLER},
+    ]

@@ -1,0 +1,55 @@
+"""`TriageReportOperator`: the day's `summary.json` and `report.md`, after whichever branches ran."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator, Context
+
+from llm_operators.core.models import TicketOutcome
+from llm_operators.core.outputs import read_jsonl, write_json
+from llm_operators.core.report import render_days_table, render_markdown, render_models_table, summarise
+
+
+class TriageReportOperator(BaseOperator):
+    template_fields: Sequence[str] = ("triage_summary", "output_root")
+
+    def __init__(self, *, triage_summary: Any, output_root: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.triage_summary = triage_summary
+        self.output_root = output_root
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from llm_operators.operators._shared import day_outputs
+
+        day = self.triage_summary["day"]
+        outputs = day_outputs(self.output_root, day)
+        summary = summarise(
+            day,
+            read_jsonl(outputs.outcomes, TicketOutcome),
+            rejected_lines=self.triage_summary.get("rejected_lines", 0),
+        )
+        files = {
+            name: str(outputs.path(name))
+            for name in (
+                "outcomes.jsonl",
+                "outbox.jsonl",
+                "review.jsonl",
+                "review_actions.jsonl",
+                "rejected.jsonl",
+            )
+            if outputs.path(name).exists()
+        }
+        data = {
+            **summary.model_dump(mode="json"),
+            "run_id": context["run_id"],
+            "offline": self.triage_summary.get("offline"),
+            "files": files,
+        }
+        write_json(outputs.summary, data)
+        with outputs.report.open("w") as fh:
+            fh.write(render_markdown(summary, files))
+        self.log.info("day %s:\n%s\n\n%s", day, render_days_table([summary]), render_models_table([summary]))
+        self.log.info("report: %s  summary: %s", outputs.report, outputs.summary)
+        return {k: data[k] for k in ("day", "tickets", "escalated", "unresolved", "cost_usd", "gate")}

@@ -1,0 +1,11 @@
+# Source me: `source scripts/env.sh`. The project-local Airflow environment used by `make demo`,
+# `make test` and by hand (`airflow dags test ticket_triage 2025-10-01`, `airflow standalone`).
+_here="$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")/.." && pwd)"
+export AIRFLOW_HOME="${AIRFLOW_HOME_OVERRIDE:-$_here/airflow_home}"
+export AIRFLOW__CORE__DAGS_FOLDER="$_here/dags"
+export AIRFLOW__CORE__PLUGINS_FOLDER="$_here/plugins"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export LITELLM_LOCAL_MODEL_COST_MAP=True
+export TRIAGE_OUTPUT_ROOT="${TRIAGE_OUTPUT_ROOT:-$_here/output}"
+export PATH="$_here/.venv/bin:$PATH"
+unset _here
