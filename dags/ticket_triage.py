@@ -35,9 +35,7 @@ SOURCE_ROOT = os.environ.get("TRIAGE_SOURCE_ROOT") or str(
 )
 OUTPUT_ROOT = os.environ.get("TRIAGE_OUTPUT_ROOT") or str(PROJECT_ROOT / "output")
 # Defaults are the sample range, so catchup on a fresh install runs exactly the 90 sample days.
-START_DATE = datetime.fromisoformat(os.environ.get("TRIAGE_START_DATE") or "2025-09-01").replace(
-    tzinfo=UTC
-)
+START_DATE = datetime.fromisoformat(os.environ.get("TRIAGE_START_DATE") or "2025-09-01").replace(tzinfo=UTC)
 _end = os.environ.get("TRIAGE_END_DATE", "2025-11-29")
 END_DATE = datetime.fromisoformat(_end).replace(tzinfo=UTC) if _end else None
 LLM_POOL = os.environ.get("TRIAGE_LLM_POOL", "llm_calls")

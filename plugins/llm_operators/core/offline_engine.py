@@ -262,9 +262,9 @@ def triage_text(text: str, tier: Tier = "fast") -> dict[str, object]:
     legal = _hits(lower, _LEGAL)
 
     # Clarity: how much evidence, and how far the winner is ahead of the runner-up.
-    evidence = min(top / 5.0, 1.0)
+    evidence = min(top / 4.0, 1.0)
     margin = (top - second) / top if top else 0.0
-    confidence = 0.35 + 0.35 * evidence + 0.25 * margin
+    confidence = 0.40 + 0.32 * evidence + 0.26 * margin
     if tier == "careful":
         confidence += 0.15  # the stronger model is surer, and usually right to be
     if len(lower.split()) < 12:

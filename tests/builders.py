@@ -1,0 +1,55 @@
+"""Builders for outcomes as the triage task writes them, so tests start from realistic objects."""
+
+from __future__ import annotations
+
+from llm_operators.core.models import OutcomeStatus, Ticket, TicketOutcome, TriageResult
+
+DAY = "2025-10-01"
+CLEAN_REPLY = "Thanks for reporting this. Our engineers are investigating and will update you soon."
+
+
+def make_outcome(
+    ticket_id: str,
+    *,
+    confidence: float = 0.9,
+    priority: str = "P2",
+    needs_human: bool = False,
+    subject: str = "Export fails",
+    body: str = "The CSV export fails with error 500.",
+    unresolved: bool = False,
+) -> TicketOutcome:
+    ticket = Ticket(
+        id=ticket_id,
+        created_at=f"{DAY}T10:00:00+00:00",
+        subject=subject,
+        body=body,
+        customer="CUST-1",
+        channel="email",
+    )
+    if unresolved:
+        return TicketOutcome(
+            ticket_id=ticket_id,
+            day=DAY,
+            status=OutcomeStatus.UNRESOLVED,
+            ticket=ticket,
+            error="rung 1 (strong): ServiceUnavailableError",
+        )
+    result = TriageResult(
+        category="technical",
+        priority=priority,
+        sentiment="neutral",
+        pii_detected=False,
+        needs_human=needs_human,
+        suggested_reply=CLEAN_REPLY,
+        confidence=confidence,
+        rationale="technical keywords",
+    )
+    return TicketOutcome(
+        ticket_id=ticket_id,
+        day=DAY,
+        status=OutcomeStatus.TRIAGED,
+        ticket=ticket,
+        result=result,
+        final_rung=0,
+        final_model="offline/fast",
+    )
