@@ -39,7 +39,7 @@ demo: airflow-init
 	done
 	@$(ENV) python -m llm_operators.cli summary --output-root "$$TRIAGE_OUTPUT_ROOT" $(DEMO_DAYS)
 
-test: install
+test: airflow-init
 	$(BIN)/ruff check .
 	$(BIN)/ruff check --select AIR dags plugins
 	$(ENV) $(BIN)/pytest -q
