@@ -23,13 +23,19 @@ class Checkpoint:
         # Outcomes computed under other settings (another ladder, prompt version) are not reused.
         self.fingerprint = fingerprint
         self._fh: Any = None
+        self._torn_tail = False  # the file ends in a torn line: the next append starts a new line
 
     def load(self) -> dict[str, TicketOutcome]:
         done: dict[str, TicketOutcome] = {}
         if not self.path.exists():
             return done
-        with self.path.open("r") as fh:
-            for line in fh:
+        # Bytes, decoded line by line: a line torn inside a multi-byte character must not make the
+        # whole checkpoint unreadable.
+        self._torn_tail = False
+        with self.path.open("rb") as fh:
+            for raw in fh:
+                self._torn_tail = not raw.endswith(b"\n")
+                line = raw.decode("utf-8", errors="replace")
                 fingerprint, _, payload = line.partition("\t")
                 if fingerprint != self.fingerprint:
                     continue
@@ -42,8 +48,12 @@ class Checkpoint:
 
     def append(self, outcome: TicketOutcome) -> None:
         if self._fh is None:
-            self._fh = self.path.open("a")
-        self._fh.write(f"{self.fingerprint}\t{outcome.model_dump_json()}\n")
+            self._fh = self.path.open("ab")
+            if self._torn_tail:
+                # without this the first new entry would be glued to the torn line and lost with it
+                self._fh.write(b"\n")
+                self._torn_tail = False
+        self._fh.write(f"{self.fingerprint}\t{outcome.model_dump_json()}\n".encode())
         self._fh.flush()
         fileno = getattr(self._fh, "fileno", None)
         if fileno is not None:
@@ -58,5 +68,6 @@ class Checkpoint:
 
     def discard(self) -> None:
         self.close()
+        self._torn_tail = False
         if self.path.exists():
             self.path.unlink()

@@ -12,6 +12,7 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llm_operators.core.config import ConfigError
+from llm_operators.core.injection import normalise
 from llm_operators.core.models import GateDecision, OutcomeStatus, Priority, TicketOutcome
 from llm_operators.core.pii import PiiKind, find_pii
 
@@ -55,12 +56,25 @@ _INTERNAL = re.compile(
 )
 
 
+def _link_host(link: str) -> str:
+    host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", link.lower())
+    host = re.split(r"[/?#:]", host, maxsplit=1)[0]
+    return host.rsplit("@", 1)[-1].rstrip(".")
+
+
+def _host_allowed(link: str, allowed: list[str]) -> bool:
+    """The link's host is an allowed domain or a subdomain of one (not merely containing its name:
+    `example.com.evil.io` is not `example.com`)."""
+    host = _link_host(link)
+    return any(host == d or host.endswith("." + d) for d in allowed)
+
+
 def check_reply(reply: str, rules: GateRules, injection_excerpts: list[str]) -> list[str]:
     """Reasons why a reply must not go out unreviewed (empty list: it may)."""
     reasons = []
-    allowed = [d.lower() for d in rules.allowed_reply_domains]
+    allowed = [d.lower().strip().lstrip(".") for d in rules.allowed_reply_domains if d.strip()]
     for m in _URL.finditer(reply):
-        if not any(d in m.group().lower() for d in allowed):
+        if not _host_allowed(m.group(), allowed):
             reasons.append(f"reply contains a link not on the allow-list ({m.group()[:60]})")
             break
     kinds = {m.kind for m in find_pii(reply)}
@@ -72,7 +86,9 @@ def check_reply(reply: str, rules: GateRules, injection_excerpts: list[str]) -> 
         reasons.append("reply promises a refund, credit, discount or legal commitment")
     if _INTERNAL.search(reply):
         reasons.append("reply mentions internal notes, prompts or credentials")
-    lowered = reply.lower()
+    # Excerpts come from `normalise`d text (lower case, accents and zero-width characters stripped);
+    # the reply is compared in the same form, with line breaks folded like any other whitespace.
+    lowered = " ".join(normalise(reply).split())
     for excerpt in injection_excerpts:
         words = excerpt.split()
         # 5 consecutive words of the injected instruction in the reply means the model parroted it

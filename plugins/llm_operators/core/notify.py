@@ -52,7 +52,7 @@ def oncall_message(day: str, item: ReviewItem | TicketOutcome, jira_key: str | N
 def jira_fields(item: ReviewItem, project: str, issue_type: str, extra_labels: list[str]) -> dict:
     outcome = item.outcome
     summary = f"[{item.priority or 'triage'}] {redact(item.subject)}"[:250]
-    parts = [f"Reasons for manual review: {'; '.join(item.reasons)}"]
+    parts = [f"Reasons for manual review: {redact('; '.join(item.reasons))}"]
     if outcome is not None:
         parts.append(
             f"Ticket {outcome.ticket_id} ({outcome.ticket.channel or 'unknown channel'}, "

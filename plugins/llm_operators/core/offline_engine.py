@@ -9,6 +9,7 @@ ladder escalates the unclear tickets and stops on the cheap rung for the rest, a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from typing import Literal
@@ -210,8 +211,14 @@ _P0_REPLY = (
 )
 
 
+@functools.cache
+def _word_pattern(word: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])")
+
+
 def _has(text: str, word: str) -> bool:
-    return re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", text) is not None
+    # the substring test first: most keywords are absent, and `in` is far cheaper than a regex
+    return word in text and _word_pattern(word).search(text) is not None
 
 
 def _hits(text: str, words: tuple[str, ...]) -> list[str]:

@@ -7,6 +7,7 @@ cards, mod-97 for IBANs) so that order numbers and invoice ids are not redacted 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -34,9 +35,18 @@ _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
 _SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])")
 _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
-_IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}(?![\w:])")
+# Full and `::`-compressed forms; candidates are confirmed by `ipaddress` (a clock time is not an IP).
+_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4}(?![\w:])")
+# A phone number is not part of a longer run of digit groups (a Luhn-invalid card number, an invoice
+# id), hence the look-arounds on both sides.
 _PHONE = re.compile(
-    r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{2,4}[\s.-]\d{3,4}[\s.-]?\d{3,4}(?![\w-])"
+    r"(?<![\w+-])(?<!\d[\s.])"
+    r"(?:"
+    r"\+\d{1,3}[\s.-]?(?:\(\d{1,4}\)|\d{1,4})[\s.-]\d{3,4}[\s.-]?\d{3,4}"  # +61 2 5550 9966, +1 415-555-0134
+    r"|(?:\+\d{1,3}[\s.-]?)?\(\d{2,4}\)[\s.-]?\d{3,4}[\s.-]?\d{3,4}"  # (415) 555-0134
+    r"|\+\d{8,14}"  # E.164 without separators
+    r"|\d{2,4}[\s.-]\d{3,4}[\s.-]?\d{3,4}"  # 020 7946 0958, 415.555.0134
+    r")(?![\w-])(?![\s.-]?\d)"
 )
 _SECRET = re.compile(
     r"(?:"
@@ -73,6 +83,15 @@ def iban_ok(candidate: str) -> bool:
     return number % 97 == 1
 
 
+def _ipv6_ok(candidate: str) -> bool:
+    """A real IPv6 address with some substance: `a::b` or `::` alone are more likely code than hosts."""
+    try:
+        ipaddress.IPv6Address(candidate)
+    except ValueError:
+        return False
+    return sum(ch in "0123456789abcdefABCDEF" for ch in candidate) >= 4
+
+
 def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
@@ -98,8 +117,10 @@ def find_pii(text: str) -> list[PiiMatch]:
             add(PiiKind.IBAN, m.start(), m.end())
     for m in _SSN.finditer(text):
         add(PiiKind.SSN, m.start(), m.end())
-    for pattern in (_IPV4, _IPV6):
-        for m in pattern.finditer(text):
+    for m in _IPV4.finditer(text):
+        add(PiiKind.IP, m.start(), m.end())
+    for m in _IPV6.finditer(text):
+        if _ipv6_ok(m.group()):
             add(PiiKind.IP, m.start(), m.end())
     for m in _PHONE.finditer(text):
         if 9 <= len(_digits(m.group())) <= 15:

@@ -51,9 +51,17 @@ def truncate_body(body: str, max_chars: int = DEFAULT_MAX_BODY_CHARS) -> str:
     return body[:max_chars] + f"\n[... truncated {len(body) - max_chars} characters ...]"
 
 
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
+_TICKET_TAG = re.compile(r"<\s*/?\s*ticket\b[^<>]{0,40}>", re.IGNORECASE)
+
+
 def _escape_delimiters(text: str) -> str:
-    """A ticket must not be able to close its own data block and speak as the operator."""
-    return re.sub(r"</?\s*ticket\s*>", "[ticket-tag removed]", text, flags=re.IGNORECASE)
+    """A ticket must not be able to close its own data block and speak as the operator.
+
+    Zero-width characters go first, so that `</tic\u200bket>` cannot hide a tag from the pattern;
+    spaced or decorated variants (`< /ticket >`, `</ticket x>`) are caught as well.
+    """
+    return _TICKET_TAG.sub("[ticket-tag removed]", text.translate(_ZERO_WIDTH))
 
 
 def render_ticket(subject: str, body: str, channel: str | None, max_body_chars: int) -> str:

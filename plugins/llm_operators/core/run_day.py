@@ -25,9 +25,14 @@ class RunDay:
         return f"processing UTC day {self.day.isoformat()} (from {self.source})"
 
 
+def _utc(moment: datetime) -> datetime:
+    """Aware datetimes converted to UTC; a naive one is taken as UTC (not as the worker's local time)."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def parse_day(value: str | date | datetime, what: str = "params.date") -> date:
     if isinstance(value, datetime):
-        return value.astimezone(UTC).date() if value.tzinfo else value.date()
+        return _utc(value).date()
     if isinstance(value, date):
         return value
     try:
@@ -44,6 +49,6 @@ def resolve_run_day(
     if param_date not in (None, ""):
         return RunDay(parse_day(param_date), "params.date")
     if logical_date is not None:
-        return RunDay(logical_date.astimezone(UTC).date(), "logical_date")
-    yesterday = now.astimezone(UTC).date() - timedelta(days=1)
+        return RunDay(_utc(logical_date).date(), "logical_date")
+    yesterday = _utc(now).date() - timedelta(days=1)
     return RunDay(yesterday, "last complete UTC day: the run has neither params.date nor a logical date")

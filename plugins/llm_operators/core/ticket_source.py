@@ -12,6 +12,7 @@ Airflow `ObjectStoragePath` (local, s3://, gs://, ...) in the DAG. The core does
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -25,6 +26,7 @@ from llm_operators.core.models import RejectedLine, Ticket
 # task is kinder than filing hundreds of "unreadable line" reviews.
 DEFAULT_MAX_REJECTED_SHARE = 0.5
 RAW_EXCERPT_CHARS = 500
+_BOM = b"\xef\xbb\xbf"
 
 
 class PathLike(Protocol):
@@ -64,6 +66,30 @@ def _first_error_field(err: ValidationError) -> tuple[str | None, str]:
     return loc, first["msg"]
 
 
+_ID_IN_RAW = re.compile(r'"id"\s*:\s*"([^"\\]{1,200})"')
+
+
+def _id_from_raw(text: str) -> str | None:
+    """The ticket id of a line that is not valid JSON, when it can still be read (for the reviewer)."""
+    m = _ID_IN_RAW.search(text)
+    if m is None:
+        return None
+    return m.group(1).strip() or None
+
+
+def _undecodable_field(text: str) -> tuple[str | None, str | None]:
+    """Ticket id and field of a line with bad bytes, read leniently (bad bytes became U+FFFD)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return _id_from_raw(text), None
+    if not isinstance(data, dict):
+        return None, None
+    ticket_id = data.get("id") if isinstance(data.get("id"), str) else None
+    bad = next((k for k, v in data.items() if isinstance(v, str) and "\ufffd" in v), None)
+    return ticket_id, bad
+
+
 def _parse_line(raw_bytes: bytes, line_no: int, source: str) -> Ticket | RejectedLine:
     excerpt = raw_bytes[:RAW_EXCERPT_CHARS].decode("utf-8", errors="replace")
 
@@ -72,14 +98,21 @@ def _parse_line(raw_bytes: bytes, line_no: int, source: str) -> Ticket | Rejecte
             source=source, line=line_no, ticket_id=ticket_id, field=field_name, error=error, raw=excerpt
         )
 
+    if line_no == 1 and raw_bytes.startswith(_BOM):
+        raw_bytes = raw_bytes[len(_BOM) :]  # a byte-order mark from a Windows export is not data
     try:
         text = raw_bytes.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return reject(f"not valid UTF-8 (byte {exc.start}: {raw_bytes[exc.start : exc.start + 4]!r})")
+        ticket_id, field_name = _undecodable_field(raw_bytes.decode("utf-8", errors="replace"))
+        return reject(
+            f"not valid UTF-8 (byte {exc.start}: {raw_bytes[exc.start : exc.start + 4]!r})",
+            ticket_id=ticket_id,
+            field_name=field_name,
+        )
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        return reject(f"invalid JSON: {exc.msg} at column {exc.colno}")
+        return reject(f"invalid JSON: {exc.msg} at column {exc.colno}", ticket_id=_id_from_raw(text))
     if not isinstance(data, dict):
         return reject(f"expected a JSON object, got {type(data).__name__}")
     ticket_id = data.get("id") if isinstance(data.get("id"), str) else None

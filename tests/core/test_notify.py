@@ -1,0 +1,162 @@
+"""Slack digest, on-call page and Jira fields: redacted, counted, bounded."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from llm_operators.core.models import (
+    OutcomeStatus,
+    Priority,
+    RejectedLine,
+    ReviewItem,
+    Ticket,
+    TicketOutcome,
+    TriageResult,
+)
+from llm_operators.core.notify import JIRA_PRIORITY, jira_fields, oncall_message, review_digest, ticket_label
+
+
+def item(
+    tid: str,
+    subject: str = "Login broken",
+    reasons: tuple[str, ...] = ("low confidence 0.41 < 0.65",),
+    priority: str | None = "P2",
+    body: str = "I cannot log in.",
+) -> ReviewItem:
+    ticket = Ticket(
+        id=tid, created_at=datetime(2025, 10, 1, 8, tzinfo=UTC), subject=subject, body=body, channel="web"
+    )
+    result = TriageResult(
+        category="account",
+        priority=priority or "P2",
+        sentiment="negative",
+        pii_detected=False,
+        needs_human=True,
+        suggested_reply="Thanks, write to me at agent@example.com",
+        confidence=0.41,
+        rationale="login problem for jane@example.com",
+    )
+    outcome = TicketOutcome(
+        ticket_id=tid,
+        day="2025-10-01",
+        status=OutcomeStatus.TRIAGED,
+        ticket=ticket,
+        result=result,
+        final_model="openai/gpt-4o-mini",
+    )
+    return ReviewItem(
+        day="2025-10-01",
+        ticket_id=tid,
+        reasons=list(reasons),
+        priority=Priority(priority) if priority else None,
+        outcome=outcome,
+    )
+
+
+def rejected_item(line: int = 7) -> ReviewItem:
+    rejected = RejectedLine(
+        source="/data/2025-10-01.jsonl",
+        line=line,
+        field="subject",
+        error="Field required",
+        raw='{"id": "T-9", "body": "call +1 415-555-0134"}',
+    )
+    return ReviewItem(day="2025-10-01", ticket_id=None, reasons=["unreadable line"], rejected=rejected)
+
+
+def test_digest_redacts_pii_in_subjects_and_reasons():
+    items = [
+        item("T-1", subject="Refund for jane.doe@example.com"),
+        item("T-2", reasons=("PII: 4111 1111 1111 1111",)),
+    ]
+    digest = review_digest("2025-10-01", "run-1", items, {})
+    assert "jane.doe@example.com" not in digest
+    assert "4111 1111 1111 1111" not in digest
+    assert "Refund for [EMAIL]" in digest
+    assert "PII: [CARD]" in digest
+
+
+def test_digest_counts_reasons_by_kind():
+    items = [
+        item("T-1", reasons=("low confidence 0.41 < 0.65", "PII detected (email)")),
+        item("T-2", reasons=("low confidence 0.12 < 0.65",)),
+        item("T-3", reasons=("model says needs_human",)),
+    ]
+    lines = review_digest("2025-10-01", "run-1", items, {"T-2": "TRIAGE-12"}).splitlines()
+    assert lines[0] == "*Ticket triage 2025-10-01*: 3 ticket(s) need a human (run `run-1`)"
+    assert lines[1] == "Reasons: low confidence (2), PII detected (1), model says needs_human (1)"
+    assert lines[3].startswith("- `T-2` [P2] Login broken - low confidence 0.12 < 0.65")
+    assert lines[3].endswith("(TRIAGE-12)")
+    assert "TRIAGE" not in lines[2]
+
+
+def test_digest_truncates_after_40_lines():
+    items = [item(f"T-{i}") for i in range(45)]
+    lines = review_digest("2025-10-01", "run-1", items, {}).splitlines()
+    assert len(lines) == 2 + 40 + 1
+    assert lines[-1] == "... and 5 more in review.jsonl"
+    assert "`T-39`" in lines[-2]
+    assert all("`T-40`" not in line for line in lines)
+
+
+def test_digest_of_a_rejected_line_uses_its_key():
+    lines = review_digest("2025-10-01", "run-1", [rejected_item()], {}).splitlines()
+    assert lines[2] == "- `/data/2025-10-01.jsonl:7` [?] unreadable line 7 - unreadable line"
+
+
+@pytest.mark.parametrize(
+    ("priority", "jira"), [("P0", "Highest"), ("P1", "High"), ("P2", "Medium"), ("P3", "Low")]
+)
+def test_jira_priority_mapping(priority, jira):
+    fields = jira_fields(item("T-1", priority=priority), "TRIAGE", "Task", [])
+    assert fields["priority"] == {"name": jira}
+    assert JIRA_PRIORITY[Priority(priority)] == jira
+
+
+def test_jira_fields_labels_and_redacted_description():
+    it = item(
+        "T 42/a",
+        subject="Call me on +44 20 7946 0958",
+        body="My card 4111 1111 1111 1111 and mail jane@example.com",
+        reasons=("PII detected (card) for jane@example.com",),
+    )
+    fields = jira_fields(it, "TRIAGE", "Task", ["triage-2025-10-01"])
+    assert fields["project"] == {"key": "TRIAGE"}
+    assert fields["issuetype"] == {"name": "Task"}
+    assert fields["labels"] == ["ticket-triage", "ticket-T_42_a", "triage-2025-10-01"]
+    assert all(" " not in label for label in fields["labels"])
+    assert fields["summary"] == "[P2] Call me on [PHONE]"
+    description = fields["description"]
+    for secret in ("4111 1111 1111 1111", "jane@example.com", "agent@example.com", "7946 0958"):
+        assert secret not in description
+    assert "My card [CARD] and mail [EMAIL]" in description
+    assert "Ticket T 42/a (web, created 2025-10-01T08:00:00+00:00)" in description
+    assert "confidence 0.41, by openai/gpt-4o-mini" in description
+
+
+def test_jira_fields_for_a_rejected_line():
+    fields = jira_fields(rejected_item(), "TRIAGE", "Bug", [])
+    assert "priority" not in fields
+    assert fields["summary"] == "[triage] unreadable line 7"
+    assert fields["labels"][1] == "ticket-_data_2025-10-01_jsonl_7"
+    assert "/data/2025-10-01.jsonl:7 field 'subject': Field required" in fields["description"]
+    assert "415-555-0134" not in fields["description"]
+
+
+@pytest.mark.parametrize(
+    ("ticket_id", "label"),
+    [("T-20251001-001", "ticket-T-20251001-001"), ("a b\tc", "ticket-a_b_c"), ("x/y:z", "ticket-x_y_z")],
+)
+def test_ticket_label_sanitises(ticket_id, label):
+    assert ticket_label(ticket_id) == label
+
+
+def test_oncall_message_is_redacted():
+    it = item("T-1", subject="Outage, call +1 415-555-0134", priority="P0")
+    message = oncall_message("2025-10-01", it, "TRIAGE-3")
+    assert message.startswith(":rotating_light: *P0* account ticket `T-1` (2025-10-01): Outage, call [PHONE]")
+    assert "jane@example.com" not in message
+    assert message.endswith("\nJira: TRIAGE-3")
+    assert "Jira" not in oncall_message("2025-10-01", it.outcome, None)

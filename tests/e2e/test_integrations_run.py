@@ -1,0 +1,101 @@
+"""A day through real Airflow against loopback providers: the chaos LLM server, fake Slack and Jira,
+and the machine's Redis. A re-run pays nothing and repeats no side effect; keys never leak."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import redis
+from e2e.conftest import AirflowEnv
+from fakes import FakeJira, FakeSlack
+
+from llm_operators.chaos import ChaosServer
+from llm_operators.core.offline_engine import triage_text
+from llm_operators.core.prompts import extract_ticket_text
+
+pytestmark = pytest.mark.e2e
+
+DAY = "2025-10-04"
+REDIS_DB = 9
+API_KEY = "sk-proj-e2eSECRETkey0123456789abcdef"
+
+
+def _answer(model: str, messages: list[dict]) -> str:
+    """A realistic provider: the offline engine, less sure of itself on the cheap model."""
+    return json.dumps(triage_text(extract_ticket_text(messages), "careful" if "strong" in model else "fast"))
+
+
+def _litellm_conn(chaos: ChaosServer, **extra: object) -> str:
+    priced = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}
+    return json.dumps(
+        {
+            "conn_type": "litellm",
+            "host": chaos.openai_base,
+            "password": API_KEY,
+            "extra": {
+                "model_list": [
+                    {"model_name": "cheap", "litellm_params": {"model": "openai/triage-cheap", **priced}},
+                    {"model_name": "strong", "litellm_params": {"model": "openai/triage-strong", **priced}},
+                ],
+                "ladder": ["cheap", "strong"],
+                "router_settings": {"num_retries": 0, "timeout": 10},
+                **extra,
+            },
+        }
+    )
+
+
+def _summary(env: AirflowEnv) -> dict:
+    return json.loads((env.output / DAY / "summary.json").read_text())
+
+
+def _all_output_text(day_dir: Path) -> str:
+    return "".join(p.read_text() for p in day_dir.iterdir() if p.is_file())
+
+
+def test_rerun_is_served_from_cache_and_repeats_no_side_effect(airflow_env: AirflowEnv) -> None:
+    store = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
+    store.flushdb()
+    try:
+        with ChaosServer(content_fn=_answer) as chaos, FakeSlack() as slack, FakeJira() as jira:
+            env = {
+                "AIRFLOW_CONN_LITELLM_DEFAULT": _litellm_conn(chaos),
+                "AIRFLOW_CONN_REDIS_DEFAULT": json.dumps(
+                    {"conn_type": "redis", "host": "127.0.0.1", "port": 6379, "extra": {"db": REDIS_DB}}
+                ),
+                "AIRFLOW_CONN_SLACK_API_DEFAULT": slack.airflow_conn_json(),
+                "AIRFLOW_CONN_JIRA_DEFAULT": jira.airflow_conn_json(),
+            }
+            log1 = airflow_env.dags_test(DAY, extra_env=env)
+            first_requests = chaos.stats()["total_requests"]
+            first = _summary(airflow_env)
+            issues, messages = len(jira.created_issues), len(slack.messages)
+            assert first["offline"] is False and first["cache_hits"] == 0
+            assert first_requests == first["calls"] > 0 and first["cost_usd"] > 0
+            assert issues > 0 and messages > 0
+            assert set(first["by_model"]) <= {"openai/triage-cheap", "openai/triage-strong"}
+
+            log2 = airflow_env.dags_test(DAY, extra_env=env)
+            second = _summary(airflow_env)
+            assert chaos.stats()["total_requests"] == first_requests  # zero new provider requests
+            assert second["cache_hits"] == second["calls"] == first["calls"]  # 100 % cache hit rate
+            assert second["cost_usd"] == 0 and second["cache_savings_usd"] == pytest.approx(first["cost_usd"])
+            assert (len(jira.created_issues), len(slack.messages)) == (issues, messages)  # nothing repeated
+
+            # a new prompt version / cache namespace is a different cache: it misses
+            env["AIRFLOW_CONN_LITELLM_DEFAULT"] = _litellm_conn(chaos, cache_namespace="ticket-triage-next")
+            airflow_env.dags_test(DAY, extra_env=env)
+            assert chaos.stats()["total_requests"] == 2 * first_requests
+
+            # the provider key appears nowhere it should not
+            sent = json.dumps(slack.messages) + json.dumps(jira.issues)
+            for where, text in (
+                ("task logs", log1 + log2),
+                ("outputs", _all_output_text(airflow_env.output / DAY)),
+                ("Slack/Jira payloads", sent),
+            ):
+                assert API_KEY not in text, f"API key leaked into {where}"
+    finally:
+        store.flushdb()
