@@ -79,7 +79,7 @@ def test_redis_keys_are_namespaced_and_expire(redis_client):
     ledger = RedisLedger(redis_client, scope="dag_a", pending_ttl_s=60, done_ttl_s=3600)
     ledger.claim("reply", "T-1")
     key = "ticket-triage:ledger:dag_a:reply:T-1"
-    assert redis_client.get(key) == b"pending"
+    assert redis_client.get(key).startswith(b"pending:")  # a token: only its owner may release it
     assert 0 < redis_client.ttl(key) <= 60
     ledger.complete("reply", "T-1", {"id": 5})
     assert redis_client.get(key) == b'done:{"id": 5}'
@@ -115,3 +115,16 @@ def test_racing_threads_exactly_one_wins(ledger):
     assert len(states) == 20
     assert states.count("claimed") == 1
     assert states.count("in_progress") == 19
+
+
+def test_release_never_deletes_a_claim_taken_over_by_another_worker(redis_client):
+    """Worker A's claim expires, B claims; A's late failure must not free B's claim."""
+    a = RedisLedger(redis_client, scope="ticket_triage", pending_ttl_s=1)
+    b = RedisLedger(redis_client, scope="ticket_triage", pending_ttl_s=60)
+    assert a.claim("reply", "T-9").acquired
+    time.sleep(1.2)
+    assert b.claim("reply", "T-9").acquired
+    a.release("reply", "T-9")
+    assert b.claim("reply", "T-9").state == "in_progress"
+    b.release("reply", "T-9")
+    assert a.claim("reply", "T-9").acquired

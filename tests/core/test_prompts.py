@@ -228,3 +228,17 @@ def test_extract_ticket_text_round_trips():
 def test_extract_ticket_text_without_a_block():
     assert extract_ticket_text([{"role": "user", "content": "no block here"}]) == ""
     assert extract_ticket_text([]) == ""
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"confidence": "0.9"}, "confidence"),
+        ({"needs_human": "yes"}, "needs_human"),
+        ({"pii_detected": 0}, "pii_detected"),
+    ],
+)
+def test_parse_is_strict_about_types(changes, field):
+    """A model that writes "0.9" or "yes" is drifting from the schema: repair it, don't coerce it."""
+    with pytest.raises(InvalidAnswer, match=field):
+        parse_answer(answer(**changes))

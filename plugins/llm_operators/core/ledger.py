@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -36,8 +37,19 @@ _PENDING = "pending"
 _DONE = "done:"
 
 
+# Delete a pending claim only if it is still ours: after our claim expired, another worker may hold it.
+_RELEASE_IF_OWNER = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 class RedisLedger:
-    """Needs only a redis-py client; the Airflow shell gets one from the redis provider's `RedisHook`."""
+    """Needs only a redis-py client; the Airflow shell gets one from the redis provider's `RedisHook`.
+
+    A pending claim stores a token unique to this ledger object, so `release` can never delete a
+    claim that expired and was taken by another worker in the meantime.
+    """
 
     def __init__(
         self,
@@ -52,13 +64,14 @@ class RedisLedger:
         self.prefix = f"{namespace}:{scope}"
         self.pending_ttl_s = pending_ttl_s
         self.done_ttl_s = done_ttl_s
+        self._pending = f"{_PENDING}:{uuid.uuid4().hex}"
 
     def _key(self, action: str, ticket_key: str) -> str:
         return f"{self.prefix}:{action}:{ticket_key}"
 
     def claim(self, action: str, ticket_key: str) -> Claim:
         key = self._key(action, ticket_key)
-        if self.client.set(key, _PENDING, nx=True, ex=self.pending_ttl_s):
+        if self.client.set(key, self._pending, nx=True, ex=self.pending_ttl_s):
             return Claim("claimed")
         value = self.client.get(key)
         if isinstance(value, bytes):
@@ -66,7 +79,7 @@ class RedisLedger:
         if value is None:  # expired between SET and GET: try once more
             return (
                 Claim("claimed")
-                if self.client.set(key, _PENDING, nx=True, ex=self.pending_ttl_s)
+                if self.client.set(key, self._pending, nx=True, ex=self.pending_ttl_s)
                 else Claim("in_progress")
             )
         if value.startswith(_DONE):
@@ -79,10 +92,7 @@ class RedisLedger:
         )
 
     def release(self, action: str, ticket_key: str) -> None:
-        key = self._key(action, ticket_key)
-        value = self.client.get(key)
-        if value in (_PENDING, _PENDING.encode()):
-            self.client.delete(key)
+        self.client.eval(_RELEASE_IF_OWNER, 1, self._key(action, ticket_key), self._pending)
 
 
 class MemoryLedger:

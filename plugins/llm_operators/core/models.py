@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -72,6 +72,14 @@ class Ticket(BaseModel):
     customer: str | None = None
     channel: str | None = None
     labels: TicketLabels | None = None
+
+    @field_validator("created_at", mode="before")
+    @classmethod
+    def _iso_string(cls, value: object) -> object:
+        """pydantic would read a bare number as a Unix timestamp; the export format is an ISO string."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError("must be an ISO 8601 string with a UTC offset, not a number")
+        return value
 
 
 class RejectedLine(BaseModel):

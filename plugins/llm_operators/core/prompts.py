@@ -131,7 +131,8 @@ def parse_answer(content: str | None) -> TriageResult:
     if not isinstance(data, dict):
         raise InvalidAnswer(f"expected a JSON object, got {type(data).__name__}")
     try:
-        return TriageResult.model_validate(data)
+        # strict: "0.9" is not a number and "yes" is not a boolean; a model that answers so is drifting
+        return TriageResult.model_validate_json(text, strict=True)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()[:3]
