@@ -11,7 +11,7 @@ DEMO_DAYS ?= 2025-10-01 2025-10-02 2025-10-03
 ENV := source scripts/env.sh &&
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test install airflow-init lint format clean sample-data
+.PHONY: demo test install airflow-init lint format clean sample-data real-airflow
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ test: airflow-init
 	$(BIN)/ruff check .
 	$(BIN)/ruff check --select AIR dags plugins
 	$(ENV) $(BIN)/pytest -q
+
+# A real Airflow on this machine (PostgreSQL DB of its own, scheduler, dag-processor, api-server,
+# LocalExecutor): catchup, backfill and a REST trigger, against loopback providers. ~2 minutes.
+real-airflow: install
+	$(ENV) $(BIN)/pytest -v -m integration tests/integration
 
 lint: install
 	$(BIN)/ruff check .
