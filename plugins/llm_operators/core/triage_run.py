@@ -17,7 +17,7 @@ from typing import Any
 
 from llm_operators.core.checkpoint import Checkpoint
 from llm_operators.core.ladder import Ladder
-from llm_operators.core.models import OutcomeStatus, Ticket, TicketOutcome
+from llm_operators.core.models import CallStatus, OutcomeStatus, Ticket, TicketOutcome
 from llm_operators.core.outputs import DayOutputs, write_jsonl
 from llm_operators.core.report import TriageSummary, summarise
 from llm_operators.core.ticket_source import (
@@ -130,16 +130,25 @@ def triage_day(plan: DayPlan, ladder: Ladder) -> DayResult:
     write_jsonl(plan.outputs.outcomes, outcomes)
     write_jsonl(plan.outputs.rejected, rejected)
     summary = summarise(plan.day.isoformat(), outcomes, rejected_lines=len(rejected))
-    unresolved = sum(o.status is OutcomeStatus.UNRESOLVED for o in outcomes)
-    if outcomes and unresolved / len(outcomes) > plan.max_unresolved_share:
+    # Only tickets that a provider failed count: an empty body or answers that stay invalid are not
+    # fixed by a retry (they go to a human), and would otherwise fail a small day for ever.
+    failed = [o for o in outcomes if _failed_by_provider(o)]
+    if outcomes and len(failed) / len(outcomes) > plan.max_unresolved_share:
         _keep_only_resolved(checkpoint, outcomes)
         raise SystemicOutageError(
-            f"{unresolved} of {len(outcomes)} tickets of {plan.day} unresolved "
+            f"{len(failed)} of {len(outcomes)} tickets of {plan.day} unresolved for provider errors "
             f"(more than {plan.max_unresolved_share:.0%}): providers look down; failing so Airflow retries. "
-            f"First error: {next(o.error for o in outcomes if o.status is OutcomeStatus.UNRESOLVED)}"
+            f"First error: {failed[0].error}"
         )
     checkpoint.discard()
     return DayResult(summary=summary, read=stats, resumed=resumed, rejected=rejected)
+
+
+def _failed_by_provider(outcome: TicketOutcome) -> bool:
+    """Unresolved, and some rung could not be asked at all (every deployment and fallback failed)."""
+    return outcome.status is OutcomeStatus.UNRESOLVED and any(
+        c.status is CallStatus.ERROR for c in outcome.calls
+    )
 
 
 def _keep_only_resolved(checkpoint: Checkpoint, outcomes: Iterable[TicketOutcome]) -> None:

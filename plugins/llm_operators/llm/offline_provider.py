@@ -6,6 +6,7 @@ retries, falls back, caches and prices them (prices come from the deployment's `
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any
@@ -43,10 +44,25 @@ class OfflineTriageLLM(CustomLLM):
         model_response.usage = usage  # type: ignore[attr-defined]
         return model_response
 
+    @staticmethod
+    def _log_pre_call(kwargs: dict[str, Any]) -> None:
+        """What every hosted provider does before its request: callbacks see one attempt each."""
+        logging_obj = kwargs.get("logging_obj")
+        if logging_obj is None:
+            return
+        with contextlib.suppress(Exception):  # logging must never cost an answer
+            logging_obj.pre_call(
+                input=kwargs["messages"],
+                api_key="",
+                additional_args={"complete_input_dict": {"model": kwargs["model"]}, "api_base": None},
+            )
+
     def completion(self, *args: Any, **kwargs: Any) -> ModelResponse:
+        self._log_pre_call(kwargs)
         return self._answer(kwargs["model"], kwargs["messages"], kwargs["model_response"])
 
     async def acompletion(self, *args: Any, **kwargs: Any) -> ModelResponse:
+        self._log_pre_call(kwargs)
         return self._answer(kwargs["model"], kwargs["messages"], kwargs["model_response"])
 
 

@@ -10,7 +10,7 @@ from airflow.sdk import BaseBranchOperator, Context
 from llm_operators.core.gate import GateRules, decide
 from llm_operators.core.models import RejectedLine, ReviewItem, TicketOutcome
 from llm_operators.core.outputs import read_jsonl, write_jsonl
-from llm_operators.operators._shared import day_outputs
+from llm_operators.operators._shared import day_outputs, tracing_for
 
 
 class QualityGateOperator(BaseBranchOperator):
@@ -34,6 +34,7 @@ class QualityGateOperator(BaseBranchOperator):
         review_task_id: str = "manual_review",
         page_task_id: str = "page_engineering",
         empty_task_id: str = "nothing_to_do",
+        langfuse_conn_id: str | None = "langfuse_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -45,12 +46,22 @@ class QualityGateOperator(BaseBranchOperator):
         self.review_task_id = review_task_id
         self.page_task_id = page_task_id
         self.empty_task_id = empty_task_id
+        self.langfuse_conn_id = langfuse_conn_id
 
     def gate_rules(self) -> GateRules:
         data = dict(self.rules)
         if self.min_confidence not in (None, "", "None"):
             data["min_confidence"] = float(self.min_confidence)
         return GateRules.parse(data, f"task {self.task_id!r}")
+
+    def _score(self, context: Context, day: str, decided: list[TicketOutcome]) -> None:
+        """Gate decisions as Langfuse scores on each ticket's trace (a no-op without Langfuse)."""
+        run_id = self.triage_summary.get("run_id") or context.get("run_id") or "manual"
+        with tracing_for(self.langfuse_conn_id, run_id=run_id, dag_id=self.dag_id, day=day) as tracing:
+            if tracing.enabled:
+                for o in decided:
+                    if o.gate is not None:
+                        tracing.score_gate(o.ticket_id, o.gate.route, o.gate.reasons, o.gate.page_engineering)
 
     def choose_branch(self, context: Context) -> list[str]:
         rules = self.gate_rules()
@@ -79,6 +90,7 @@ class QualityGateOperator(BaseBranchOperator):
             )
             for r in rejected
         ]
+        self._score(context, day, decided)
         write_jsonl(outputs.outcomes, decided)  # the same outcomes, now with their gate decision
         write_jsonl(outputs.approved, approved)
         write_jsonl(outputs.review, review)

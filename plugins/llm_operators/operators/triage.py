@@ -16,7 +16,7 @@ from llm_operators.core.report import render_days_table, render_models_table
 from llm_operators.core.run_day import resolve_run_day
 from llm_operators.core.triage_run import DayPlan, triage_day
 from llm_operators.hooks.litellm import LiteLLMHook
-from llm_operators.operators._shared import day_outputs, storage_path
+from llm_operators.operators._shared import day_outputs, storage_path, tracing_for
 
 
 class TriageOperator(BaseOperator):
@@ -51,6 +51,7 @@ class TriageOperator(BaseOperator):
         max_unresolved_share: float = 0.5,
         litellm_conn_id: str = LiteLLMHook.default_conn_name,
         redis_conn_id: str | None = "redis_default",
+        langfuse_conn_id: str | None = "langfuse_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -64,6 +65,7 @@ class TriageOperator(BaseOperator):
         self.max_unresolved_share = max_unresolved_share
         self.litellm_conn_id = litellm_conn_id
         self.redis_conn_id = redis_conn_id
+        self.langfuse_conn_id = langfuse_conn_id
 
     def _overrides(self) -> dict[str, Any]:
         """Task arguments/params beat the connection's defaults; None means 'not set here'."""
@@ -86,6 +88,8 @@ class TriageOperator(BaseOperator):
         router = hook.get_conn()
         dag_run = context.get("dag_run")
         run_id = getattr(dag_run, "run_id", None) or "manual"
+        tracing = tracing_for(self.langfuse_conn_id, run_id=run_id, dag_id=self.dag_id, day=day)
+        tracing.install()
         ladder = Ladder(
             LadderPolicy(
                 rungs=settings.ladder,
@@ -94,7 +98,7 @@ class TriageOperator(BaseOperator):
                 max_body_chars=settings.max_body_chars,
                 redact_pii_for_llm=settings.redact_pii_for_llm,
             ),
-            caller=router.call,
+            caller=tracing.wrap_caller(router.call),
             budget=Budget(limit_usd=settings.max_cost_usd),
         )
         fingerprint = hashlib.sha256(
@@ -126,6 +130,7 @@ class TriageOperator(BaseOperator):
             result = triage_day(plan, ladder)
         finally:
             router.close()
+            tracing.shutdown()  # flushes: a short task must not lose its batched spans
         summary = result.summary
         if result.resumed:
             self.log.info(
