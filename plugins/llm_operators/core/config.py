@@ -52,18 +52,21 @@ class Deployment(BaseModel):
 
 
 class RetryPolicy(BaseModel):
-    """Retries per exception class (litellm's `RetryPolicy`); 400/401 are never worth a retry."""
+    """Retries per exception class (litellm's `RetryPolicy`); a class left unset gets `num_retries`.
+
+    400, 401 and 404 are never worth a retry: they may only be set to 0.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    BadRequestErrorRetries: int = Field(default=0, ge=0, le=0)
-    AuthenticationErrorRetries: int = Field(default=0, ge=0, le=0)
-    TimeoutErrorRetries: int = Field(default=2, ge=0, le=10)
-    RateLimitErrorRetries: int = Field(default=3, ge=0, le=10)
-    ContentPolicyViolationErrorRetries: int = Field(default=0, ge=0, le=3)
-    InternalServerErrorRetries: int = Field(default=2, ge=0, le=10)
-    ServiceUnavailableErrorRetries: int = Field(default=2, ge=0, le=10)
-    NotFoundErrorRetries: int = Field(default=0, ge=0, le=0)
+    BadRequestErrorRetries: int | None = Field(default=None, ge=0, le=0)
+    AuthenticationErrorRetries: int | None = Field(default=None, ge=0, le=0)
+    NotFoundErrorRetries: int | None = Field(default=None, ge=0, le=0)
+    TimeoutErrorRetries: int | None = Field(default=None, ge=0, le=10)
+    RateLimitErrorRetries: int | None = Field(default=None, ge=0, le=10)
+    ContentPolicyViolationErrorRetries: int | None = Field(default=None, ge=0, le=3)
+    InternalServerErrorRetries: int | None = Field(default=None, ge=0, le=10)
+    ServiceUnavailableErrorRetries: int | None = Field(default=None, ge=0, le=10)
 
 
 class RouterSettings(BaseModel):

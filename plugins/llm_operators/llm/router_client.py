@@ -136,7 +136,7 @@ def build_retry_policy(settings: LiteLLMSettings) -> RetryPolicy:
     `num_retries: 0` would still retry a 503 twice). Errors that no retry can fix (400, 401, 404)
     are never retried.
     """
-    explicit = settings.router_settings.retry_policy.model_dump(exclude_unset=True)
+    explicit = settings.router_settings.retry_policy.model_dump(exclude_none=True)
     return RetryPolicy(
         **{
             **explicit,
