@@ -5,9 +5,10 @@
 `airflow dags test ticket_triage 2025-10-01` processes 2025-10-01, like the scheduled or backfill run
 of that date), else the last complete UTC day before the run (said in the triage log).
 
-**Tasks**: `triage` (LLM ladder, per-ticket checkpoints, `outcomes.jsonl`) -> `gate` (branch:
-auto-reply / manual review / page engineering / nothing to do) -> `report` (`summary.json`,
-`report.md`). Outputs go to `<output_root>/<YYYY-MM-DD>/`.
+**Tasks**: `plan_batches` (the day's tickets in batches of `batch_size`) -> `triage` (mapped, one
+task per batch: LLM ladder, per-ticket checkpoints) -> `merge` (`outcomes.jsonl`, asset event with
+the day's totals) -> `gate` (branch: auto-reply / manual review / page engineering / nothing to do)
+-> `report` (`summary.json`, `report.md`). Outputs go to `<output_root>/<YYYY-MM-DD>/`.
 
 **Connections**: `litellm_default` (model ladder; absent = offline model), `redis_default` (LLM cache
 and side-effect ledger), `jira_default`, `slack_api_default` (absent = local review queue).
@@ -24,6 +25,7 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param
 
 from llm_operators.operators.auto_reply import AutoReplyOperator
+from llm_operators.operators.batches import DEFAULT_BATCH_SIZE, MergeBatchesOperator, PlanBatchesOperator
 from llm_operators.operators.gate import QualityGateOperator
 from llm_operators.operators.manual_review import ManualReviewOperator, PageEngineeringOperator
 from llm_operators.operators.report import TriageReportOperator
@@ -39,6 +41,7 @@ START_DATE = datetime.fromisoformat(os.environ.get("TRIAGE_START_DATE") or "2025
 _end = os.environ.get("TRIAGE_END_DATE", "2025-11-29")
 END_DATE = datetime.fromisoformat(_end).replace(tzinfo=UTC) if _end else None
 LLM_POOL = os.environ.get("TRIAGE_LLM_POOL", "llm_calls")
+RETRIES = int(os.environ.get("TRIAGE_TASK_RETRIES", "3"))  # tests set 0 to fail fast
 
 TRIAGED_DAY = Asset(
     name="ticket_triage_outcomes", uri=f"file://{OUTPUT_ROOT}/outcomes", group="ticket_triage"
@@ -56,7 +59,7 @@ with DAG(
     render_template_as_native_obj=True,
     default_args={
         "owner": "support-platform",
-        "retries": 3,
+        "retries": RETRIES,
         "retry_delay": timedelta(minutes=1),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
@@ -95,6 +98,12 @@ with DAG(
             minimum=0,
             description="Budget for the run; once spent, no more escalations",
         ),
+        "batch_size": Param(
+            DEFAULT_BATCH_SIZE,
+            type="integer",
+            minimum=1,
+            description="Tickets per mapped triage task (memory per task is bounded by this)",
+        ),
         "dry_run": Param(
             False,
             type="boolean",
@@ -105,25 +114,32 @@ with DAG(
     },
     tags=["llm", "support"],
 ) as dag:
-    triage = TriageOperator(
+    plan = PlanBatchesOperator(
+        task_id="plan_batches",
+        source_root="{{ params.source_root }}",
+        run_date="{{ params.date }}",
+        batch_size="{{ params.batch_size }}",
+        max_tickets="{{ params.max_tickets }}",
+    )
+    triage = TriageOperator.partial(
         task_id="triage",
         source_root="{{ params.source_root }}",
         output_root="{{ params.output_root }}",
-        run_date="{{ params.date }}",
-        max_tickets="{{ params.max_tickets }}",
         escalate_below="{{ params.escalate_below }}",
         max_cost_usd="{{ params.max_cost_usd }}",
         pool=LLM_POOL,
-        outlets=[TRIAGED_DAY],
+    ).expand(batch=plan.output)
+    merge = MergeBatchesOperator(
+        task_id="merge", batches=triage.output, output_root="{{ params.output_root }}", outlets=[TRIAGED_DAY]
     )
     gate = QualityGateOperator(
         task_id="gate",
-        triage_summary=triage.output,
+        triage_summary=merge.output,
         output_root="{{ params.output_root }}",
         min_confidence="{{ params.min_confidence }}",
     )
     common = {
-        "triage_summary": triage.output,
+        "triage_summary": merge.output,
         "output_root": "{{ params.output_root }}",
         "dry_run": "{{ params.dry_run }}",
     }
@@ -135,7 +151,7 @@ with DAG(
     ]
     report = TriageReportOperator(
         task_id="report",
-        triage_summary=triage.output,
+        triage_summary=merge.output,
         output_root="{{ params.output_root }}",
         trigger_rule="none_failed_min_one_success",
     )

@@ -57,6 +57,8 @@ def test_schedule_is_one_full_utc_day_with_catchup(dag) -> None:
 def test_wiring(dag) -> None:
     tasks = {t.task_id: t for t in dag.tasks}
     assert set(tasks) == {
+        "plan_batches",
+        "merge",
         "triage",
         "gate",
         "auto_reply",
@@ -71,16 +73,26 @@ def test_wiring(dag) -> None:
         "page_engineering",
         "nothing_to_do",
     }
-    assert "gate" in tasks["triage"].downstream_task_ids
+    assert tasks["plan_batches"].downstream_task_ids == {"triage"}
+    assert tasks["triage"].downstream_task_ids == {"merge"}
+    assert "gate" in tasks["merge"].downstream_task_ids
     assert tasks["report"].trigger_rule == "none_failed_min_one_success"
     assert tasks["triage"].pool == "llm_calls"
     assert tasks["triage"].retries >= 1 and tasks["triage"].retry_exponential_backoff
-    assert [o.name for o in tasks["triage"].outlets] == ["ticket_triage_outcomes"]
+    assert [o.name for o in tasks["merge"].outlets] == ["ticket_triage_outcomes"]
 
 
 def test_params_for_ui_triggers(dag) -> None:
     params = dag.params
-    for name in ("date", "max_tickets", "min_confidence", "dry_run", "source_root", "output_root"):
+    for name in (
+        "date",
+        "max_tickets",
+        "min_confidence",
+        "dry_run",
+        "batch_size",
+        "source_root",
+        "output_root",
+    ):
         assert name in params
     assert params["min_confidence"] == 0.65 and params["dry_run"] is False and params["date"] is None
 

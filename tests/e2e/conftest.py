@@ -26,6 +26,7 @@ class AirflowEnv:
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "LITELLM_LOCAL_MODEL_COST_MAP": "True",
                 "TRIAGE_OUTPUT_ROOT": str(output),
+                "TRIAGE_TASK_RETRIES": "0",  # a failing task fails the run now, not after backoff
             }
         )
 

@@ -71,3 +71,17 @@ def test_params_date_wins_over_the_logical_date(airflow_env: AirflowEnv) -> None
     assert not (airflow_env.output / "2025-11-15").exists()
     outcomes = _lines(airflow_env.output / other / "outcomes.jsonl")
     assert [o["ticket_id"] for o in outcomes] == _sample_ids(other)[:3]
+
+
+def test_a_day_split_into_mapped_batches_gives_the_same_outcomes(airflow_env: AirflowEnv) -> None:
+    """batch_size 4: the day fans out to ceil(n/4) mapped triage tasks and merges back in file order."""
+    day = "2025-10-06"
+    ids = _sample_ids(day)
+    airflow_env.dags_test(day, conf={"batch_size": 4})
+    day_dir = airflow_env.output / day
+    batches = sorted(p.name for p in (day_dir / "batches").iterdir())
+    assert len(batches) == -(-len(ids) // 4) > 1
+    assert [o["ticket_id"] for o in _lines(day_dir / "outcomes.jsonl")] == ids
+    outbox = {m["ticket_id"] for m in _lines(day_dir / "outbox.jsonl")}
+    review = {i["ticket_id"] for i in _lines(day_dir / "review.jsonl")}
+    assert outbox.isdisjoint(review) and outbox | review == set(ids)

@@ -69,6 +69,7 @@ class RealAirflow:
                 "AIRFLOW__CORE__PARALLELISM": "8",
                 "LITELLM_LOCAL_MODEL_COST_MAP": "True",
                 "TRIAGE_OUTPUT_ROOT": str(workdir / "output"),
+                "TRIAGE_TASK_RETRIES": "0",
             }
         )
         self.env.update(env)

@@ -36,13 +36,22 @@ class SystemicOutageError(RuntimeError):
     """Too many tickets unresolved: most likely the providers are down. Fail so Airflow retries later."""
 
 
+TicketSource = Callable[[date, DayRead], Iterator[Ticket | RejectedLine]]
+
+
 @dataclass
 class DayPlan:
+    """One unit of triage work: a whole day, or the window `[first, first + count)` of its items
+    (tickets and unreadable lines, in file order) when the day is split into mapped batches."""
+
     source_root: PathLike
     outputs: DayOutputs
     day: date
     concurrency: int = 16
     max_tickets: int | None = None
+    first: int = 0
+    count: int | None = None
+    source: TicketSource | None = None  # default: the day file under source_root
     max_unresolved_share: float = 0.5
     fingerprint: str = ""
     trace_metadata: Callable[[Ticket], dict[str, Any]] | None = None
@@ -92,9 +101,16 @@ def triage_day(plan: DayPlan, ladder: Ladder) -> DayResult:
     finished = checkpoint.load()
     resumed = 0
 
+    source = plan.source or (lambda day, st: read_day(plan.source_root, day, st))
+    end = plan.first + plan.count if plan.count is not None else None
+
     def pending() -> Iterator[Ticket]:
         nonlocal resumed
-        for item in read_day(plan.source_root, plan.day, stats):
+        for position, item in enumerate(source(plan.day, stats)):
+            if position < plan.first:
+                continue
+            if end is not None and position >= end:
+                break  # the rest of the day belongs to other batches
             if isinstance(item, RejectedLine):
                 rejected.append(item)
                 log.warning("rejected %s", item.describe())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import BaseHook, ObjectStoragePath
@@ -10,8 +11,16 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 
 from llm_operators.core.ledger import MemoryLedger, RedisLedger, SideEffectLedger
 from llm_operators.core.outputs import DayOutputs
+from llm_operators.core.run_day import RunDay, resolve_run_day
 
 log = logging.getLogger(__name__)
+
+
+def run_day_for(run_date: Any, context: Any, task_log: Any) -> RunDay:
+    """The day a run processes (see core/run_day.py), said in the task log."""
+    run_day = resolve_run_day(run_date, context.get("logical_date"), datetime.now(UTC))
+    task_log.info("%s", run_day.describe())
+    return run_day
 
 
 def storage_path(url: str) -> ObjectStoragePath:
@@ -70,6 +79,11 @@ def tracing_for(langfuse_conn_id: str | None, *, run_id: str, dag_id: str, day: 
             "Langfuse tracing off: no connection %r and no LANGFUSE_PUBLIC_KEY/SECRET_KEY", langfuse_conn_id
         )
     return Tracing(settings, run_id=run_id, dag_id=dag_id, day=day)
+
+
+def optional_int(value: Any) -> int | None:
+    """A templated param rendered as None, "", "None" or a number."""
+    return None if value in (None, "", "None") else int(value)
 
 
 def as_bool(value: Any) -> bool:

@@ -1,29 +1,45 @@
-"""`TriageOperator`: triage one UTC day of tickets and return a small summary through XCom."""
+"""`TriageOperator`: triage one UTC day of tickets, or one mapped batch of it, through the ladder."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import date
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
 
+from llm_operators.core.batches import BatchSpec, batch_outputs
 from llm_operators.core.ladder import Budget, Ladder, LadderPolicy
 from llm_operators.core.prompts import PROMPT_VERSION
 from llm_operators.core.report import render_days_table, render_models_table
-from llm_operators.core.run_day import resolve_run_day
 from llm_operators.core.triage_run import DayPlan, triage_day
 from llm_operators.hooks.litellm import LiteLLMHook
-from llm_operators.operators._shared import day_outputs, storage_path, tracing_for
+from llm_operators.operators._shared import day_outputs, optional_int, run_day_for, storage_path, tracing_for
+
+# What an asset event carries: the per-day totals, visible in the UI without opening a file.
+ASSET_EXTRA_KEYS = (
+    "day",
+    "tickets",
+    "escalated",
+    "unresolved",
+    "calls",
+    "cache_hits",
+    "cost_usd",
+    "cache_savings_usd",
+    "by_model",
+    "output_dir",
+)
 
 
 class TriageOperator(BaseOperator):
     """Reads `<source_root>/<day>.jsonl`, climbs the model ladder per ticket, writes `outcomes.jsonl`.
 
-    The day is `run_date` (templated, e.g. from `params.date`) if set, else the UTC date of the
-    logical date, else the last complete UTC day. Returns the day's `TriageSummary` plus the output
+    With `batch` (a `BatchSpec` from `PlanBatchesOperator`, the argument dynamic task mapping expands
+    over) it triages that window of the day into `<day>/batches/<index>/`. Without it, it triages the
+    whole day, which is `run_date` (templated, e.g. from `params.date`) if set, else the UTC date of
+    the logical date, else the last complete UTC day. Returns a `TriageSummary` plus the output
     directory: paths and counts, never tickets.
     """
 
@@ -35,6 +51,7 @@ class TriageOperator(BaseOperator):
         "escalate_below",
         "concurrency",
         "max_cost_usd",
+        "batch",
     )
     ui_color = "#e8f4fd"
 
@@ -44,6 +61,7 @@ class TriageOperator(BaseOperator):
         source_root: str,
         output_root: str,
         run_date: str | None = None,
+        batch: dict[str, Any] | None = None,
         max_tickets: int | None = None,
         escalate_below: float | None = None,
         concurrency: int | None = None,
@@ -58,6 +76,7 @@ class TriageOperator(BaseOperator):
         self.source_root = source_root
         self.output_root = output_root
         self.run_date = run_date
+        self.batch = batch
         self.max_tickets = max_tickets
         self.escalate_below = escalate_below
         self.concurrency = concurrency
@@ -67,28 +86,42 @@ class TriageOperator(BaseOperator):
         self.redis_conn_id = redis_conn_id
         self.langfuse_conn_id = langfuse_conn_id
 
-    def _overrides(self) -> dict[str, Any]:
+    def _overrides(self, budget_share: float) -> dict[str, Any]:
         """Task arguments/params beat the connection's defaults; None means 'not set here'."""
         pairs = {
             "escalate_below": self.escalate_below,
             "concurrency": self.concurrency,
             "max_cost_usd": self.max_cost_usd,
         }
-        return {k: v for k, v in pairs.items() if v not in (None, "", "None")}
+        out = {k: v for k, v in pairs.items() if v not in (None, "", "None")}
+        if "max_cost_usd" in out:  # the run's budget, split across its batches
+            out["max_cost_usd"] = float(out["max_cost_usd"]) * budget_share
+        return out
 
     def execute(self, context: Context) -> dict[str, Any]:
-        run_day = resolve_run_day(self.run_date, context.get("logical_date"), datetime.now(UTC))
-        self.log.info("%s", run_day.describe())
-        day = run_day.day.isoformat()
+        spec = BatchSpec.model_validate(self.batch) if self.batch else None
+        day = date.fromisoformat(spec.day) if spec else run_day_for(self.run_date, context, self.log).day
+        outputs = day_outputs(self.output_root, day.isoformat())
+        if spec:
+            outputs = batch_outputs(outputs, spec.index)
+            self.log.info(
+                "batch %d of %d of %s: items %d..%d",
+                spec.index + 1,
+                spec.of,
+                day,
+                spec.first,
+                spec.first + spec.count - 1,
+            )
 
         hook = LiteLLMHook(
-            self.litellm_conn_id, redis_conn_id=self.redis_conn_id, settings_overrides=self._overrides()
+            self.litellm_conn_id,
+            redis_conn_id=self.redis_conn_id,
+            settings_overrides=self._overrides(spec.share if spec else 1.0),
         )
         settings = hook.settings
         router = hook.get_conn()
-        dag_run = context.get("dag_run")
-        run_id = getattr(dag_run, "run_id", None) or "manual"
-        tracing = tracing_for(self.langfuse_conn_id, run_id=run_id, dag_id=self.dag_id, day=day)
+        run_id = getattr(context.get("dag_run"), "run_id", None) or "manual"
+        tracing = tracing_for(self.langfuse_conn_id, run_id=run_id, dag_id=self.dag_id, day=day.isoformat())
         tracing.install()
         ladder = Ladder(
             LadderPolicy(
@@ -101,23 +134,20 @@ class TriageOperator(BaseOperator):
             caller=tracing.wrap_caller(router.call),
             budget=Budget(limit_usd=settings.max_cost_usd),
         )
-        fingerprint = hashlib.sha256(
-            json.dumps([PROMPT_VERSION, settings.model_dump(mode="json")], sort_keys=True).encode()
-        ).hexdigest()[:16]
-        outputs = day_outputs(self.output_root, day)
         plan = DayPlan(
             source_root=storage_path(self.source_root),
             outputs=outputs,
-            day=run_day.day,
+            day=day,
             concurrency=settings.concurrency,
-            max_tickets=int(self.max_tickets) if self.max_tickets not in (None, "", "None") else None,
+            max_tickets=None if spec else optional_int(self.max_tickets),
+            first=spec.first if spec else 0,
+            count=spec.count if spec else None,
             max_unresolved_share=self.max_unresolved_share,
-            fingerprint=fingerprint,
-            trace_metadata=lambda t: {
-                "session_id": run_id,
-                "trace_name": f"ticket {t.id}",
-                "ticket_id": t.id,
-            },
+            # outcomes computed under other settings (ladder, prompt) are not reused from a checkpoint
+            fingerprint=hashlib.sha256(
+                json.dumps([PROMPT_VERSION, settings.model_dump(mode="json")], sort_keys=True).encode()
+            ).hexdigest()[:16],
+            trace_metadata=lambda t: tracing.metadata_for(t.id),
         )
         self.log.info(
             "ladder %s, escalate below %.2f, concurrency %d, source %s",
@@ -145,21 +175,12 @@ class TriageOperator(BaseOperator):
             "output_dir": str(outputs.dir),
             "run_id": run_id,
             "offline": hook.offline,
+            "batch": spec.model_dump() if spec else None,
         }
-        for outlet in self.outlets:  # the per-day totals, visible on the asset's events in the UI
-            context["outlet_events"][outlet].extra = {
-                k: payload[k]
-                for k in (
-                    "day",
-                    "tickets",
-                    "escalated",
-                    "unresolved",
-                    "calls",
-                    "cache_hits",
-                    "cost_usd",
-                    "cache_savings_usd",
-                    "by_model",
-                    "output_dir",
-                )
-            }
+        publish_asset_extra(self, context, payload)
         return payload
+
+
+def publish_asset_extra(task: BaseOperator, context: Context, payload: dict[str, Any]) -> None:
+    for outlet in task.outlets:
+        context["outlet_events"][outlet].extra = {k: payload[k] for k in ASSET_EXTRA_KEYS if k in payload}
