@@ -99,7 +99,7 @@ with DAG(
             description="Budget for the run; once spent, no more escalations",
         ),
         "batch_size": Param(
-            DEFAULT_BATCH_SIZE,
+            int(os.environ.get("TRIAGE_BATCH_SIZE") or DEFAULT_BATCH_SIZE),
             type="integer",
             minimum=1,
             description="Tickets per mapped triage task (memory per task is bounded by this)",
