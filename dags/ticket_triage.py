@@ -109,6 +109,16 @@ with DAG(
             type="boolean",
             description="Perform no external action (replies, Jira, Slack); log what would happen",
         ),
+        "ticket_source": Param(
+            os.environ.get("TRIAGE_TICKET_SOURCE", "files"),
+            enum=["files", "jira"],
+            description="files: <source_root>/<day>.jsonl; jira: issues created that day in jira_project",
+        ),
+        "jira_project": Param(
+            os.environ.get("TRIAGE_JIRA_SOURCE_PROJECT", "HELP"),
+            type="string",
+            description="Jira Service Management project read when ticket_source=jira",
+        ),
         "source_root": Param(SOURCE_ROOT, type="string", description="Ticket files root (path or URL)"),
         "output_root": Param(OUTPUT_ROOT, type="string", description="Outputs root (path or URL)"),
     },
@@ -120,6 +130,8 @@ with DAG(
         run_date="{{ params.date }}",
         batch_size="{{ params.batch_size }}",
         max_tickets="{{ params.max_tickets }}",
+        ticket_source="{{ params.ticket_source }}",
+        jira_project="{{ params.jira_project }}",
     )
     triage = TriageOperator.partial(
         task_id="triage",
@@ -127,6 +139,8 @@ with DAG(
         output_root="{{ params.output_root }}",
         escalate_below="{{ params.escalate_below }}",
         max_cost_usd="{{ params.max_cost_usd }}",
+        ticket_source="{{ params.ticket_source }}",
+        jira_project="{{ params.jira_project }}",
         pool=LLM_POOL,
     ).expand(batch=plan.output)
     merge = MergeBatchesOperator(

@@ -11,11 +11,11 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, Context
 
-from llm_operators.core.batches import BatchSpec, count_items, merge_batches, plan_batches
+from llm_operators.core.batches import BatchSpec, merge_batches, plan_batches
 from llm_operators.core.models import TicketOutcome
 from llm_operators.core.outputs import read_jsonl
 from llm_operators.core.report import render_days_table, render_models_table, summarise
-from llm_operators.operators._shared import day_outputs, optional_int, run_day_for, storage_path
+from llm_operators.operators._shared import day_outputs, optional_int, run_day_for, ticket_source_for
 from llm_operators.operators.triage import publish_asset_extra
 
 DEFAULT_BATCH_SIZE = 2000
@@ -24,7 +24,14 @@ DEFAULT_BATCH_SIZE = 2000
 class PlanBatchesOperator(BaseOperator):
     """Resolves the run's day, counts its items and returns one `BatchSpec` per mapped triage task."""
 
-    template_fields: Sequence[str] = ("source_root", "run_date", "batch_size", "max_tickets")
+    template_fields: Sequence[str] = (
+        "source_root",
+        "run_date",
+        "batch_size",
+        "max_tickets",
+        "ticket_source",
+        "jira_project",
+    )
 
     def __init__(
         self,
@@ -33,17 +40,26 @@ class PlanBatchesOperator(BaseOperator):
         run_date: str | None = None,
         batch_size: int | str = DEFAULT_BATCH_SIZE,
         max_tickets: int | str | None = None,
+        ticket_source: str = "files",
+        jira_conn_id: str | None = "jira_default",
+        jira_project: str = "HELP",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.source_root = source_root
+        self.ticket_source = ticket_source
+        self.jira_conn_id = jira_conn_id
+        self.jira_project = jira_project
         self.run_date = run_date
         self.batch_size = batch_size
         self.max_tickets = max_tickets
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         day = run_day_for(self.run_date, context, self.log).day
-        items = count_items(storage_path(self.source_root), day)
+        _, count = ticket_source_for(
+            self.ticket_source, self.source_root, self.jira_conn_id, self.jira_project
+        )
+        items = count(day)
         batch_size = optional_int(self.batch_size) or DEFAULT_BATCH_SIZE
         specs = plan_batches(day.isoformat(), items, batch_size, optional_int(self.max_tickets))
         self.log.info("%s: %d lines -> %d batch(es) of up to %d", day, items, len(specs), batch_size)

@@ -16,7 +16,14 @@ from llm_operators.core.prompts import PROMPT_VERSION
 from llm_operators.core.report import render_days_table, render_models_table
 from llm_operators.core.triage_run import DayPlan, triage_day
 from llm_operators.hooks.litellm import LiteLLMHook
-from llm_operators.operators._shared import day_outputs, optional_int, run_day_for, storage_path, tracing_for
+from llm_operators.operators._shared import (
+    day_outputs,
+    optional_int,
+    run_day_for,
+    storage_path,
+    ticket_source_for,
+    tracing_for,
+)
 
 # What an asset event carries: the per-day totals, visible in the UI without opening a file.
 ASSET_EXTRA_KEYS = (
@@ -70,9 +77,15 @@ class TriageOperator(BaseOperator):
         litellm_conn_id: str = LiteLLMHook.default_conn_name,
         redis_conn_id: str | None = "redis_default",
         langfuse_conn_id: str | None = "langfuse_default",
+        ticket_source: str = "files",
+        jira_conn_id: str | None = "jira_default",
+        jira_project: str = "HELP",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.ticket_source = ticket_source
+        self.jira_conn_id = jira_conn_id
+        self.jira_project = jira_project
         self.source_root = source_root
         self.output_root = output_root
         self.run_date = run_date
@@ -136,6 +149,9 @@ class TriageOperator(BaseOperator):
         )
         plan = DayPlan(
             source_root=storage_path(self.source_root),
+            source=ticket_source_for(
+                self.ticket_source, self.source_root, self.jira_conn_id, self.jira_project
+            )[0],
             outputs=outputs,
             day=day,
             concurrency=settings.concurrency,
