@@ -114,3 +114,12 @@ def test_ruff_airflow_rules_are_clean() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_every_templated_argument_is_a_template_field(dag) -> None:
+    """A "{{ params.x }}" passed to a field Airflow does not render reaches the task as literal text."""
+    for task in dag.tasks:
+        kwargs = getattr(task, "partial_kwargs", None) or vars(task)
+        fields = set(task.template_fields)
+        literal = {k for k, v in kwargs.items() if isinstance(v, str) and "{{" in v}
+        assert literal <= fields, f"{task.task_id}: {sorted(literal - fields)} are not template_fields"

@@ -59,6 +59,8 @@ class TriageOperator(BaseOperator):
         "concurrency",
         "max_cost_usd",
         "batch",
+        "ticket_source",
+        "jira_project",
     )
     ui_color = "#e8f4fd"
 
