@@ -38,8 +38,9 @@ SOURCE_ROOT = os.environ.get("TRIAGE_SOURCE_ROOT") or str(
 OUTPUT_ROOT = os.environ.get("TRIAGE_OUTPUT_ROOT") or str(PROJECT_ROOT / "output")
 # Defaults are the sample range, so catchup on a fresh install runs exactly the 90 sample days.
 START_DATE = datetime.fromisoformat(os.environ.get("TRIAGE_START_DATE") or "2025-09-01").replace(tzinfo=UTC)
-_end = os.environ.get("TRIAGE_END_DATE", "2025-11-29")
-END_DATE = datetime.fromisoformat(_end).replace(tzinfo=UTC) if _end else None
+# Empty or unset: the sample range's end. "none": no end date (production keeps running).
+_end = os.environ.get("TRIAGE_END_DATE") or "2025-11-29"
+END_DATE = None if _end.lower() == "none" else datetime.fromisoformat(_end).replace(tzinfo=UTC)
 LLM_POOL = os.environ.get("TRIAGE_LLM_POOL", "llm_calls")
 RETRIES = int(os.environ.get("TRIAGE_TASK_RETRIES", "3"))  # tests set 0 to fail fast
 
