@@ -31,9 +31,15 @@ class PiiMatch:
 
 
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
-_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+_CARD = re.compile(r"(?<![\d-])(?:\d[ .-]?){12,18}\d(?![\d-])")
+# Case-insensitive: a customer typing "de89 3704 ..." still sends an IBAN (mod-97 keeps look-alikes out).
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b", re.IGNORECASE)
 _SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])")
+# Written with spaces or no separator at all, an SSN is only recognisable next to its name.
+_SSN_NAMED = re.compile(
+    r"(?i:\b(?:ssn|social security(?: number| no\.?| #)?)\b)[^\d\n]{0,20}"
+    r"(?<!\d)((?!000|666|9\d\d)\d{3}([ .]?)(?!00)\d{2}\2(?!0000)\d{4})(?![\d-])"
+)
 _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
 # Full and `::`-compressed forms; candidates are confirmed by `ipaddress` (a clock time is not an IP).
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4}(?![\w:])")
@@ -45,6 +51,7 @@ _PHONE = re.compile(
     r"\+\d{1,3}[\s.-]?(?:\(\d{1,4}\)|\d{1,4})[\s.-]\d{3,4}[\s.-]?\d{3,4}"  # +61 2 5550 9966, +1 415-555-0134
     r"|(?:\+\d{1,3}[\s.-]?)?\(\d{2,4}\)[\s.-]?\d{3,4}[\s.-]?\d{3,4}"  # (415) 555-0134
     r"|\+\d{8,14}"  # E.164 without separators
+    r"|1[ -]\d{3}[ -]\d{3}[ -]\d{4}"  # 1-888-555-0142 (North American trunk prefix)
     r"|\d{2,4}[\s.-]\d{3,4}[\s.-]?\d{3,4}"  # 020 7946 0958, 415.555.0134
     r")(?![\w-])(?![\s.-]?\d)"
 )
@@ -96,8 +103,25 @@ def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
+# Invisible characters a paste (or an attacker) can leave inside a number or an address.
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u034f]")
+
+
 def find_pii(text: str) -> list[PiiMatch]:
-    """Non-overlapping matches, most specific kinds first (a card number is not also a phone)."""
+    """Non-overlapping matches, most specific kinds first (a card number is not also a phone).
+
+    Invisible characters are looked through ("4111<zero-width space>1111 ...") and the spans cover
+    them, so `redact` removes the whole value: the prompt builder strips them later, and a model must
+    not receive a card number that only the detector could not read.
+    """
+    if not _INVISIBLE.search(text):
+        return _find_pii(text)
+    keep = [i for i, ch in enumerate(text) if not _INVISIBLE.match(ch)]
+    visible = "".join(text[i] for i in keep)
+    return [PiiMatch(m.kind, keep[m.start], keep[m.end - 1] + 1) for m in _find_pii(visible)]
+
+
+def _find_pii(text: str) -> list[PiiMatch]:
     found: list[PiiMatch] = []
 
     def add(kind: PiiKind, start: int, end: int) -> None:
@@ -117,6 +141,8 @@ def find_pii(text: str) -> list[PiiMatch]:
             add(PiiKind.IBAN, m.start(), m.end())
     for m in _SSN.finditer(text):
         add(PiiKind.SSN, m.start(), m.end())
+    for m in _SSN_NAMED.finditer(text):
+        add(PiiKind.SSN, m.start(1), m.end(1))
     for m in _IPV4.finditer(text):
         add(PiiKind.IP, m.start(), m.end())
     for m in _IPV6.finditer(text):
