@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 from e2e.conftest import AirflowEnv
-from fakes import FakeJira, FakeSlack
+from fakes import FakeJira, FakeLangfuseOTLP, FakeSlack
 
 from llm_operators.chaos import ChaosServer
 from llm_operators.core.offline_engine import triage_text
@@ -20,6 +20,7 @@ pytestmark = pytest.mark.e2e
 DAY = "2025-10-04"
 REDIS_DB = 9
 API_KEY = "sk-proj-e2eSECRETkey0123456789abcdef"
+LANGFUSE_SECRET = "sk-lf-e2e-secret-0123456789"
 
 
 def _answer(model: str, messages: list[dict]) -> str:
@@ -55,12 +56,49 @@ def _all_output_text(day_dir: Path) -> str:
     return "".join(p.read_text() for p in day_dir.iterdir() if p.is_file())
 
 
+def _assert_langfuse(langfuse: FakeLangfuseOTLP, summary: dict) -> None:
+    """Session = the DAG run, one trace per ticket, a generation per LLM call, gate scores on the trace."""
+    generations = [
+        s for s in langfuse.spans if s["attributes"].get("langfuse.observation.type") == "generation"
+    ]
+    assert len(generations) == summary["calls"]
+    assert {g["attributes"]["session.id"] for g in generations} == {summary["run_id"]}
+    traces = {g["trace_id"] for g in generations}
+    by_ticket: dict[str, set] = {}
+    for g in generations:
+        by_ticket.setdefault(g["attributes"].get("langfuse.trace.name"), set()).add(
+            (g["trace_id"], g["name"])
+        )
+    assert len(traces) == summary["tickets"], {
+        k: v for k, v in by_ticket.items() if len({t for t, _ in v}) > 1
+    }
+    assert all(g["attributes"].get("llm.token_count.prompt", 0) > 0 for g in generations)
+    scores = [s for s in langfuse.scores if s["name"] == "gate_decision"]
+    assert {s["traceId"] for s in scores} == traces
+    routes = sorted(s["value"] for s in scores)
+    gate = summary["gate"]
+    assert routes == sorted(["auto_reply"] * gate["auto_reply"] + ["manual_review"] * gate["manual_review"])
+
+
 def test_rerun_is_served_from_cache_and_repeats_no_side_effect(airflow_env: AirflowEnv) -> None:
     store = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
     store.flushdb()
     try:
-        with ChaosServer(content_fn=_answer) as chaos, FakeSlack() as slack, FakeJira() as jira:
+        with (
+            ChaosServer(content_fn=_answer) as chaos,
+            FakeSlack() as slack,
+            FakeJira() as jira,
+            FakeLangfuseOTLP(public_key="pk-lf-e2e", secret_key=LANGFUSE_SECRET) as langfuse,
+        ):
             env = {
+                "AIRFLOW_CONN_LANGFUSE_DEFAULT": json.dumps(
+                    {
+                        "conn_type": "generic",
+                        "host": langfuse.url,
+                        "login": "pk-lf-e2e",
+                        "password": LANGFUSE_SECRET,
+                    }
+                ),
                 "AIRFLOW_CONN_LITELLM_DEFAULT": _litellm_conn(chaos),
                 "AIRFLOW_CONN_REDIS_DEFAULT": json.dumps(
                     {"conn_type": "redis", "host": "127.0.0.1", "port": 6379, "extra": {"db": REDIS_DB}}
@@ -76,6 +114,7 @@ def test_rerun_is_served_from_cache_and_repeats_no_side_effect(airflow_env: Airf
             assert first_requests == first["calls"] > 0 and first["cost_usd"] > 0
             assert issues > 0 and messages > 0
             assert set(first["by_model"]) <= {"openai/triage-cheap", "openai/triage-strong"}
+            _assert_langfuse(langfuse, first)
 
             log2 = airflow_env.dags_test(DAY, extra_env=env)
             second = _summary(airflow_env)
@@ -90,12 +129,13 @@ def test_rerun_is_served_from_cache_and_repeats_no_side_effect(airflow_env: Airf
             assert chaos.stats()["total_requests"] == 2 * first_requests
 
             # the provider key appears nowhere it should not
-            sent = json.dumps(slack.messages) + json.dumps(jira.issues)
+            sent = json.dumps(slack.messages) + json.dumps(jira.issues) + json.dumps(langfuse.spans)
             for where, text in (
                 ("task logs", log1 + log2),
                 ("outputs", _all_output_text(airflow_env.output / DAY)),
                 ("Slack/Jira payloads", sent),
             ):
                 assert API_KEY not in text, f"API key leaked into {where}"
+                assert LANGFUSE_SECRET not in text, f"Langfuse secret leaked into {where}"
     finally:
         store.flushdb()

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import logging
 import os
 import socket
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm is imported: no network
@@ -26,9 +28,13 @@ from fakes import FakeLangfuseOTLP
 from litellm import Router
 from litellm.integrations.custom_logger import CustomLogger
 
-from llm_operators.core.config import offline_settings
+from llm_operators.chaos import DEFAULT_RESULT, ChaosServer
+from llm_operators.core.config import LiteLLMSettings, offline_settings
 from llm_operators.core.ladder import Ladder, LadderPolicy
-from llm_operators.core.models import Ticket
+from llm_operators.core.models import OutcomeStatus, Ticket
+from llm_operators.core.outputs import DayOutputs
+from llm_operators.core.triage_run import DayPlan, triage_day
+from llm_operators.llm.cache import uninstall_cache
 from llm_operators.llm.offline_provider import register_offline_provider
 from llm_operators.llm.router_client import TriageRouter
 from llm_operators.llm.tracing import (
@@ -445,3 +451,162 @@ def test_metadata_and_generation_metadata_shape(tracing):
         "tags": ["ticket_triage", DAY, "rung:1"],
         GENERATION_KEY: {"rung": 1, "model_group": "careful", "repair": True},
     }
+
+
+# ================================================================================ concurrency
+#
+# The e2e run once showed 13 trace ids for 12 tickets, one ticket's two rungs in two traces: the operator
+# passed `trace_metadata` without the parent span, so every generation was a root with a random trace id
+# (only the one escalated ticket made it visible). These run a whole day the way the triage task does
+# (`triage_day`, 16 workers, real Router against the chaos provider) with the right wiring and with
+# the two broken ones: `wrap_caller` and our logger now put every generation in its ticket's trace.
+
+DAY_TICKETS = 30
+
+
+def _chaos_answer(model: str, messages: list[dict[str, Any]]) -> str:
+    """Valid triage JSON; the cheap model is unsure (0.3, so the ladder climbs) for about half the tickets."""
+    text = messages[-1]["content"]
+    unsure = model == "cheap" and hashlib.sha256(text.encode()).digest()[0] % 2 == 0
+    return json.dumps({**DEFAULT_RESULT, "confidence": 0.3 if unsure else 0.9})
+
+
+def _chaos_settings(chaos: ChaosServer) -> LiteLLMSettings:
+    def deployment(name: str) -> dict[str, Any]:
+        return {
+            "model_name": name,
+            "litellm_params": {
+                "model": f"openai/{name}",
+                "api_base": chaos.openai_base,
+                "api_key": "sk-test",
+                "input_cost_per_token": PRICE_IN,
+                "output_cost_per_token": PRICE_OUT,
+            },
+        }
+
+    return LiteLLMSettings.parse(
+        {
+            "model_list": [deployment("cheap"), deployment("strong")],
+            "ladder": ["cheap", "strong"],
+            "router_settings": {"num_retries": 0, "timeout": 10},
+        },
+        "test",
+    )
+
+
+def _write_day(root: Path, n: int) -> None:
+    start = datetime.fromisoformat(DAY).replace(hour=8, tzinfo=UTC)
+    lines = [
+        _ticket(f"T-{DAY.replace('-', '')}-{i:03d}", f"Order {i}: the CSV export fails with error {500 + i}.")
+        .model_copy(update={"created_at": start + timedelta(minutes=i)})
+        .model_dump_json()
+        for i in range(1, n + 1)
+    ]
+    root.mkdir(parents=True, exist_ok=True)
+    (root / f"{DAY}.jsonl").write_text("\n".join(lines) + "\n")
+
+
+WIRINGS = {
+    "metadata_for": lambda tracing: lambda t: tracing.metadata_for(t.id),
+    # what TriageOperator passed before: right session and trace name, no parent span
+    "without_parent": lambda tracing: (
+        lambda t: {
+            "session_id": tracing.run_id,
+            "trace_name": f"ticket {t.id}",
+            "ticket_id": t.id,
+        }
+    ),
+    "none": lambda tracing: None,
+}
+
+
+@pytest.mark.parametrize("wiring", list(WIRINGS))
+def test_concurrent_day_one_trace_per_ticket(tracing, fake, tmp_path, wiring):
+    uninstall_cache()  # litellm.cache is global: a cache left by another test would answer instead
+    _write_day(tmp_path / "tickets", DAY_TICKETS)
+    tracing.install()
+    chaos_config = {"default": {"latency_ms": 2, "jitter_ms": 25}}  # calls overlap and finish out of order
+    with (
+        ChaosServer(chaos_config, content_fn=_chaos_answer) as chaos,
+        TriageRouter(_chaos_settings(chaos)) as router,
+    ):
+        ladder = Ladder(LadderPolicy(rungs=["cheap", "strong"]), caller=tracing.wrap_caller(router.call))
+        plan = DayPlan(
+            source_root=tmp_path / "tickets",
+            outputs=DayOutputs(tmp_path / "out", DAY),
+            day=date.fromisoformat(DAY),
+            concurrency=16,
+            trace_metadata=WIRINGS[wiring](tracing),
+        )
+        summary = triage_day(plan, ladder).summary
+        requests = chaos.stats()["total_requests"]
+    tracing.flush()
+
+    assert summary.tickets == summary.triaged == DAY_TICKETS
+    assert 5 <= summary.escalated <= DAY_TICKETS - 5, summary.escalated  # both paths, many times
+    assert summary.calls == requests == DAY_TICKETS + summary.escalated
+
+    gens = _generations(fake)
+    assert len(gens) == summary.calls
+    by_ticket: dict[str, list[dict[str, Any]]] = {}
+    for gen in gens:
+        attrs = gen["attributes"]
+        ticket_id = attrs["langfuse.trace.name"].removeprefix("ticket ")
+        by_ticket.setdefault(ticket_id, []).append(gen)
+        assert attrs["session.id"] == RUN
+        assert (gen["trace_id"], gen["parent_span_id"]) == (
+            tracing.trace_id(ticket_id),
+            tracing.root_span_id(ticket_id),
+        ), (ticket_id, gen["name"])
+    assert len({g["trace_id"] for g in gens}) == len(by_ticket) == DAY_TICKETS
+    escalated = {tid for tid, spans in by_ticket.items() if len(spans) == 2}
+    assert len(escalated) == summary.escalated
+    for ticket_id in escalated:
+        names = sorted(s["name"] for s in by_ticket[ticket_id])
+        assert names == ["rung 0 (cheap)", "rung 1 (strong)"]
+
+    roots = _roots(fake)
+    assert {name: r["trace_id"] for name, r in roots.items()} == {
+        f"ticket {tid}": tracing.trace_id(tid) for tid in by_ticket
+    }
+    outcomes = [
+        json.loads(line) for line in (tmp_path / "out" / DAY / "outcomes.jsonl").read_text().splitlines()
+    ]
+    assert {o["status"] for o in outcomes} == {OutcomeStatus.TRIAGED.value}
+
+
+def test_parent_lost_in_a_litellm_copy_is_rebuilt_from_trace_metadata(tracing, fake):
+    """litellm's `safe_deep_copy` leaves the string "placeholder" under the parent key of its copies."""
+    from litellm.litellm_core_utils.core_helpers import safe_deep_copy
+
+    tracing.install()
+    copied = safe_deep_copy({"metadata": tracing.metadata_for("T-5")})["metadata"]
+    assert copied[PARENT_KEY] == "placeholder"  # what litellm does (1.106.2)
+    without = {k: v for k, v in tracing.metadata_for("T-6").items() if k != PARENT_KEY}
+    other_run = Tracing(tracing.settings, run_id="another-run", dag_id=DAG, day=DAY).metadata_for("T-7")
+    other_run.pop(PARENT_KEY)
+    router = _router()
+
+    async def run() -> None:
+        await router.acompletion(model="cheap", messages=MESSAGES, metadata=copied)
+        await router.acompletion(model="cheap", messages=MESSAGES, metadata=without)
+        await router.acompletion(model="cheap", messages=MESSAGES, metadata=other_run)  # not ours
+        await router.acompletion(model="cheap", messages=MESSAGES)  # no ticket: litellm decides
+        await tracing.aflush()
+
+    asyncio.run(run())
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for gen in _generations(fake):
+        by_name.setdefault(gen["attributes"].get("langfuse.trace.name", ""), []).append(gen)
+    for ticket_id in ("T-5", "T-6"):
+        [gen] = by_name[f"ticket {ticket_id}"]
+        assert (gen["trace_id"], gen["parent_span_id"]) == (
+            tracing.trace_id(ticket_id),
+            tracing.root_span_id(ticket_id),
+        )
+    ours = {tracing.trace_id(t) for t in ("T-5", "T-6", "T-7")}
+    [foreign] = by_name["ticket T-7"]
+    [plain] = by_name[""]
+    for gen in (foreign, plain):  # never adopted into one of this run's ticket traces
+        assert gen["trace_id"] not in ours and gen["parent_span_id"] is None
+    assert set(_roots(fake)) == {"ticket T-5", "ticket T-6"}

@@ -18,6 +18,13 @@ langfuse 5.0.4 against ``tests/fakes/otlp.py``, see ``tests/llm/test_tracing.py`
 * What litellm does honour is a parent span in ``metadata["litellm_parent_otel_span"]`` (the key its proxy
   uses): the generation span is started as its child and so inherits its trace id. `metadata_for` puts a
   ``NonRecordingSpan`` there whose context is (``trace_id(ticket)``, ``root_span_id(ticket)``).
+* Without that parent each call is a root span with a random trace id: a ticket's two rungs land in two
+  traces (seen in the e2e run: 13 trace ids for 12 tickets, when the operator passed its own metadata
+  dict without the key). Two guards make the parent not depend on the caller: `wrap_caller` sets
+  `metadata_for(ticket_id)` (the ticket the ladder passes) on every call, and our logger resolves the
+  parent itself (`Tracing._parent_of_call`): the span in the metadata if it is a valid one, else the
+  root span of the ticket named in ``trace_metadata`` (litellm's ``safe_deep_copy`` leaves the string
+  ``"placeholder"`` under the key in the copies it makes), and only otherwise litellm's own lookup.
 * So that the parent is not left dangling, `flush()` exports that root span itself (name ``ticket <id>``,
   observation type ``span``, no parent, the trace attributes, from the first `metadata_for` to the end of
   the ticket's last LLM call). Task retries export the same ids again; Langfuse upserts them.
@@ -45,8 +52,8 @@ Metadata keys sent to litellm and what Langfuse gets (checked on the spans the f
 litellm itself adds ``llm.model_name``, ``llm.token_count.prompt/.completion/.total``,
 ``llm.cost.total``, ``langfuse.observation.type`` = ``generation`` and the (already redacted) input
 and output. Metadata is per call in litellm, but `Ladder.triage` passes one dict for all calls of a
-ticket: per-rung names need `wrap_caller(router.call)`, which merges `generation_metadata` into each
-call's metadata.
+ticket: per-rung names need `wrap_caller(router.call)`, which merges `metadata_for(ticket_id)` and
+`generation_metadata` into each call's metadata.
 
 The litellm callback is our own ``LangfuseOtelLogger`` instance (``callback_name="langfuse_otel"``, so
 it behaves as the string callback does) built from the settings, not the ``"langfuse_otel"`` string:
@@ -277,6 +284,16 @@ class Tracing:
         Holds an OpenTelemetry span object (the parent): hand it to litellm, do not serialize it."""
         if not self.enabled:
             return {}
+        return {
+            "session_id": self.run_id,
+            "trace_name": f"ticket {ticket_id}",
+            "tags": self._tags(),
+            "trace_metadata": {"dag_id": self.dag_id, "day": self.day, "ticket_id": ticket_id},
+            PARENT_KEY: self._ticket_parent(ticket_id),
+        }
+
+    def _ticket_parent(self, ticket_id: str) -> Any:
+        """The ticket's root span as a ``NonRecordingSpan`` (registers the ticket for `flush()`)."""
         from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
         trace_id, span_id = self.trace_id(ticket_id), self.root_span_id(ticket_id)
@@ -284,7 +301,7 @@ class Tracing:
         with self._lock:
             if trace_id not in self._tickets:
                 self._tickets[trace_id] = _Ticket(ticket_id, trace_id, span_id, now, now)
-        parent = NonRecordingSpan(
+        return NonRecordingSpan(
             SpanContext(
                 trace_id=int(trace_id, 16),
                 span_id=int(span_id, 16),
@@ -292,13 +309,28 @@ class Tracing:
                 trace_flags=TraceFlags(TraceFlags.SAMPLED),
             )
         )
-        return {
-            "session_id": self.run_id,
-            "trace_name": f"ticket {ticket_id}",
-            "tags": self._tags(),
-            "trace_metadata": {"dag_id": self.dag_id, "day": self.day, "ticket_id": ticket_id},
-            PARENT_KEY: parent,
-        }
+
+    def _parent_of_call(self, kwargs: Mapping[str, Any]) -> Any:
+        """The parent span of one logged litellm call: the valid span in its metadata, else the root
+        span of the ticket its ``trace_metadata`` names (when it is a ticket of this DAG run), else None.
+
+        litellm copies request kwargs with ``safe_deep_copy``, which puts the string ``"placeholder"``
+        in the COPY's ``litellm_parent_otel_span``; a copy like that must not start a new trace."""
+        metadata = (kwargs.get("litellm_params") or {}).get("metadata") or {}
+        if not isinstance(metadata, Mapping):
+            return None
+        parent = metadata.get(PARENT_KEY)
+        if _is_valid_span(parent):
+            return parent
+        ids = metadata.get("trace_metadata")
+        if (
+            isinstance(ids, Mapping)
+            and ids.get("dag_id") == self.dag_id
+            and metadata.get("session_id") == self.run_id
+            and isinstance(ids.get("ticket_id"), str)
+        ):
+            return self._ticket_parent(ids["ticket_id"])
+        return None
 
     def generation_metadata(self, rung: int, group: str, *, repair: bool = False) -> dict[str, Any]:
         """Per-call additions: the generation's name and metadata. ``tags`` are trace-level (module doc)."""
@@ -311,7 +343,11 @@ class Tracing:
         }
 
     def wrap_caller(self, caller: Caller) -> Caller:
-        """A `Ladder` caller that merges `generation_metadata` into each call's metadata."""
+        """A `Ladder` caller that merges `generation_metadata` into each call's metadata.
+
+        The trace keys (`metadata_for` of the ``ticket_id`` the ladder passes) are set on every call
+        whatever metadata the ladder was given: None, a dict without the parent span, or another
+        ticket's, a ticket's generations still share its one trace."""
         if not self.enabled:
             return caller
 
@@ -319,7 +355,9 @@ class Tracing:
             extra = self.generation_metadata(
                 kwargs["rung"], kwargs["group"], repair=bool(kwargs.get("repair"))
             )
-            kwargs["metadata"] = {**(kwargs.get("metadata") or {}), **extra}
+            ticket_id = kwargs.get("ticket_id")
+            trace = self.metadata_for(ticket_id) if isinstance(ticket_id, str) else {}
+            kwargs["metadata"] = {**(kwargs.get("metadata") or {}), **trace, **extra}
             try:
                 return await caller(**kwargs)
             finally:
@@ -329,8 +367,7 @@ class Tracing:
 
     def _saw_call(self, kwargs: Mapping[str, Any], end_ns: int) -> None:
         """Called by our logger for every logged LLM call: extends that ticket's root span."""
-        metadata = (kwargs.get("litellm_params") or {}).get("metadata") or {}
-        parent = metadata.get(PARENT_KEY) if isinstance(metadata, Mapping) else None
+        parent = self._parent_of_call(kwargs)
         if parent is None:
             return
         trace_id = format(parent.get_span_context().trace_id, "032x")
@@ -533,6 +570,17 @@ def _make_logger(tracing: Tracing) -> Any:
     installed_ns = time.time_ns()
 
     class _TriageLangfuseLogger(LangfuseOtelLogger):
+        def _get_span_context(self, kwargs: Any, default_span: Any = None) -> Any:
+            """The ticket's root span as parent whenever the call names a ticket (see
+            `Tracing._parent_of_call`); litellm's own lookup (then traceparent header, then the
+            ambient OpenTelemetry context) only for calls that do not."""
+            parent = tracing._parent_of_call(kwargs)
+            if parent is None:
+                return super()._get_span_context(kwargs, default_span)
+            from opentelemetry import trace
+
+            return trace.set_span_in_context(parent), None
+
         def set_attributes(self, span: Any, kwargs: Any, response_obj: Any) -> None:
             super().set_attributes(span, kwargs, response_obj)
             for key, value in tracing._span_attributes(kwargs).items():
@@ -573,6 +621,12 @@ def _make_logger(tracing: Tracing) -> Any:
         service_name=SERVICE_NAME,
     )
     return _TriageLangfuseLogger(config=config, callback_name="langfuse_otel")
+
+
+def _is_valid_span(value: Any) -> bool:
+    from opentelemetry.trace import Span
+
+    return isinstance(value, Span) and value.get_span_context().is_valid
 
 
 def _litellm_logging_worker() -> Any:
