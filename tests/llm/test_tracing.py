@@ -610,3 +610,28 @@ def test_parent_lost_in_a_litellm_copy_is_rebuilt_from_trace_metadata(tracing, f
     for gen in (foreign, plain):  # never adopted into one of this run's ticket traces
         assert gen["trace_id"] not in ours and gen["parent_span_id"] is None
     assert set(_roots(fake)) == {"ticket T-5", "ticket T-6"}
+
+
+def test_personal_data_in_a_model_answer_never_reaches_langfuse(tracing, fake):
+    """The prompt is redacted before the call; an answer that echoes PII is redacted in the span."""
+    tracing.install()
+    router = Router(
+        model_list=[
+            {"model_name": "cheap", "litellm_params": {"model": "openai/gpt-4o-mini", "api_key": "sk-unused"}}
+        ]
+    )
+    answer = "Call me on +1 415-555-0134 or write to jane.doe@example.com, card 4111 1111 1111 1111"
+
+    async def run() -> None:
+        await router.acompletion(
+            model="cheap", messages=MESSAGES, metadata=tracing.metadata_for("T-9"), mock_response=answer
+        )
+        await tracing.aflush()
+
+    asyncio.run(run())
+    tracing.flush()
+    [gen] = _generations(fake)
+    sent = json.dumps(gen["attributes"])
+    for value in ("jane.doe@example.com", "415-555-0134", "4111 1111 1111 1111"):
+        assert value not in sent
+    assert "[EMAIL]" in sent and "[CARD]" in sent

@@ -558,6 +558,18 @@ class Tracing:
 
 
 # ---------------------------------------------------------------------------------- litellm internals
+def _redact_span_text(span: Any) -> None:
+    """PII never reaches Langfuse: the prompt was redacted before the call, but a model may still
+    echo personal data in its answer, which litellm puts in the span's output attributes."""
+    from llm_operators.core.pii import redact
+
+    for key, value in list((getattr(span, "attributes", None) or {}).items()):
+        if isinstance(value, str):
+            cleaned = redact(value)
+            if cleaned != value:
+                span.set_attribute(key, cleaned)
+
+
 def _make_logger(tracing: Tracing) -> Any:
     """A ``LangfuseOtelLogger`` with the settings' endpoint and credentials, that also tells `tracing`
     when a ticket's call ended and adds the per-generation attributes."""
@@ -585,6 +597,7 @@ def _make_logger(tracing: Tracing) -> Any:
             super().set_attributes(span, kwargs, response_obj)
             for key, value in tracing._span_attributes(kwargs).items():
                 span.set_attribute(key, value)
+            _redact_span_text(span)
 
         def _take(self, kwargs: Any, start_time: Any, end_time: Any) -> bool:
             """Only calls started after install(): litellm can still hold callbacks of earlier calls
