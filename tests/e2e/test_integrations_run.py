@@ -21,6 +21,14 @@ DAY = "2025-10-04"
 REDIS_DB = 9
 API_KEY = "sk-proj-e2eSECRETkey0123456789abcdef"
 LANGFUSE_SECRET = "sk-lf-e2e-secret-0123456789"
+SLACK_TOKEN = "xoxb-e2e-1234567890-slacksecret"
+JIRA_TOKEN = "jira-e2e-token-0123456789secret"
+SECRETS = {
+    "provider API key": API_KEY,
+    "Langfuse secret": LANGFUSE_SECRET,
+    "Slack token": SLACK_TOKEN,
+    "Jira token": JIRA_TOKEN,
+}
 
 
 def _answer(model: str, messages: list[dict]) -> str:
@@ -86,8 +94,8 @@ def test_rerun_is_served_from_cache_and_repeats_no_side_effect(airflow_env: Airf
     try:
         with (
             ChaosServer(content_fn=_answer) as chaos,
-            FakeSlack() as slack,
-            FakeJira() as jira,
+            FakeSlack(token=SLACK_TOKEN) as slack,
+            FakeJira(username="bot@example.com", api_token=JIRA_TOKEN) as jira,
             FakeLangfuseOTLP(public_key="pk-lf-e2e", secret_key=LANGFUSE_SECRET) as langfuse,
         ):
             env = {
@@ -135,7 +143,7 @@ def test_rerun_is_served_from_cache_and_repeats_no_side_effect(airflow_env: Airf
                 ("outputs", _all_output_text(airflow_env.output / DAY)),
                 ("Slack/Jira payloads", sent),
             ):
-                assert API_KEY not in text, f"API key leaked into {where}"
-                assert LANGFUSE_SECRET not in text, f"Langfuse secret leaked into {where}"
+                for name, secret in SECRETS.items():
+                    assert secret not in text, f"{name} leaked into {where}"
     finally:
         store.flushdb()
