@@ -35,11 +35,11 @@ from llm_operators.core.models import OutcomeStatus, Ticket
 from llm_operators.core.outputs import DayOutputs
 from llm_operators.core.triage_run import DayPlan, triage_day
 from llm_operators.llm.cache import uninstall_cache
+from llm_operators.llm.callbacks import LITELLM_CALLBACK_LISTS
 from llm_operators.llm.offline_provider import register_offline_provider
 from llm_operators.llm.router_client import TriageRouter
 from llm_operators.llm.tracing import (
     GENERATION_KEY,
-    LITELLM_CALLBACK_LISTS,
     PARENT_KEY,
     LangfuseSettings,
     Tracing,

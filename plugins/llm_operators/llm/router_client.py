@@ -21,6 +21,7 @@ from litellm.types.router import RetryPolicy
 from llm_operators.core.config import ConfigError, LiteLLMSettings
 from llm_operators.core.models import CallRecord, CallStatus
 from llm_operators.core.prompts import response_format
+from llm_operators.llm.callbacks import register_callback, unregister_callback
 from llm_operators.llm.offline_provider import register_offline_provider
 
 # Like the model cost map (see llm/__init__.py): litellm fetches Anthropic's beta-header table from
@@ -29,16 +30,6 @@ os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
 
 _CALL_ID_KEY = "triage_call_id"
 _LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
-# Where litellm keeps a CustomLogger once it has seen it in `litellm.callbacks` (it copies it into
-# these lists on the first call), so unregistering has to look in all of them.
-_CALLBACK_LISTS = (
-    "callbacks",
-    "input_callback",
-    "success_callback",
-    "failure_callback",
-    "_async_success_callback",
-    "_async_failure_callback",
-)
 
 
 def quiet_litellm() -> None:
@@ -79,13 +70,6 @@ class _AttemptCounter(CustomLogger):
         # only calls this counter started: other routers' counters see the same requests
         if call_id in self.attempts:
             self.attempts[call_id] += 1
-
-
-def _unregister_callback(callback: object) -> None:
-    for name in _CALLBACK_LISTS:
-        current = getattr(litellm, name, None)
-        if isinstance(current, list) and any(cb is callback for cb in current):
-            setattr(litellm, name, [cb for cb in current if cb is not callback])
 
 
 def validate_models(settings: LiteLLMSettings) -> None:
@@ -175,7 +159,7 @@ class TriageRouter:
             cache_responses=cache_responses,
         )
         self._counter = _AttemptCounter()
-        litellm.callbacks = [*litellm.callbacks, self._counter]
+        register_callback(self._counter)
         self._closed = False
         self._groups = {
             d["model_info"]["id"]: d["model_name"] for d in self.router.model_list if "id" in d["model_info"]
@@ -190,7 +174,7 @@ class TriageRouter:
         """Unregister this router's callback from litellm's global lists (idempotent)."""
         if not self._closed:
             self._closed = True
-            _unregister_callback(self._counter)
+            unregister_callback(self._counter)
 
     def __enter__(self) -> TriageRouter:
         return self

@@ -107,6 +107,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
+from llm_operators.llm.callbacks import register_callback, unregister_callback
+
 log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "https://cloud.langfuse.com"
@@ -116,17 +118,6 @@ PARENT_KEY = "litellm_parent_otel_span"
 BASE_TAG = "ticket_triage"
 SERVICE_NAME = "ticket-triage-airflow"
 SCOPE_NAME = "llm_operators.llm.tracing"
-# litellm copies a CustomLogger from `litellm.callbacks` into these lists on the first call (and an
-# OpenTelemetry logger puts itself in `service_callback` when litellm's proxy is installed).
-LITELLM_CALLBACK_LISTS = (
-    "callbacks",
-    "input_callback",
-    "success_callback",
-    "failure_callback",
-    "_async_success_callback",
-    "_async_failure_callback",
-    "service_callback",
-)
 _ENV_RE = re.compile(r"^(?!langfuse)[a-z0-9_-]{1,40}$")
 _DRAIN_TIMEOUT_S = 10.0
 _EXPORT_TIMEOUT_S = 10.0
@@ -259,24 +250,16 @@ class Tracing:
         """Adds our ``langfuse_otel`` logger to ``litellm.callbacks`` (once)."""
         if not self.enabled:
             return
-        import litellm
-
         if self._logger is None:
             self._logger = _make_logger(self)
-        if not any(cb is self._logger for cb in litellm.callbacks):
-            litellm.callbacks = [*litellm.callbacks, self._logger]
+        if register_callback(self._logger):
             log.info("Langfuse tracing to %s (litellm langfuse_otel callback)", self.settings.host)
 
     def uninstall(self) -> None:
         """Removes our logger from ``litellm.callbacks`` and from every list litellm copied it into."""
         if self._logger is None:
             return
-        import litellm
-
-        for name in LITELLM_CALLBACK_LISTS:
-            current = getattr(litellm, name, None)
-            if isinstance(current, list) and any(cb is self._logger for cb in current):
-                setattr(litellm, name, [cb for cb in current if cb is not self._logger])
+        unregister_callback(self._logger)
 
     def metadata_for(self, ticket_id: str) -> dict[str, Any]:
         """litellm ``metadata`` for every call of one ticket: one trace per ticket, one session per run.

@@ -14,6 +14,7 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
 
 from llm_operators.core.actions import ActionRecord, perform_once
+from llm_operators.core.ledger import SideEffectLedger
 from llm_operators.core.models import ReviewItem, TicketOutcome
 from llm_operators.core.notify import jira_fields, oncall_message, review_digest, ticket_label
 from llm_operators.core.outputs import read_jsonl, write_jsonl
@@ -32,7 +33,14 @@ def find_or_create_jira_issue(client: Any, fields: dict[str, Any], label: str) -
 
 
 class _NotifyBase(BaseOperator):
-    template_fields: Sequence[str] = ("triage_summary", "output_root", "dry_run")
+    template_fields: Sequence[str] = (
+        "triage_summary",
+        "output_root",
+        "dry_run",
+        "slack_channel",
+        "jira_project",
+    )
+    defaults: dict[str, str] = {}  # slack_channel, jira_project, jira_issue_type of each subclass
 
     def __init__(
         self,
@@ -43,6 +51,9 @@ class _NotifyBase(BaseOperator):
         jira_conn_id: str | None = "jira_default",
         slack_conn_id: str | None = "slack_api_default",
         redis_conn_id: str | None = "redis_default",
+        slack_channel: str | None = None,
+        jira_project: str | None = None,
+        jira_issue_type: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -52,6 +63,9 @@ class _NotifyBase(BaseOperator):
         self.jira_conn_id = jira_conn_id
         self.slack_conn_id = slack_conn_id
         self.redis_conn_id = redis_conn_id
+        self.slack_channel = slack_channel or self.defaults["slack_channel"]
+        self.jira_project = jira_project or self.defaults["jira_project"]
+        self.jira_issue_type = jira_issue_type or self.defaults["jira_issue_type"]
 
     def _jira(self) -> Any | None:
         if not connection_exists(self.jira_conn_id):
@@ -73,6 +87,27 @@ class _NotifyBase(BaseOperator):
 
         return post
 
+    def _file_jira_issue(
+        self,
+        ledger: SideEffectLedger,
+        jira: Any,
+        action: str,
+        item: ReviewItem,
+        labels: list[str],
+        dry_run: bool,
+    ) -> ActionRecord:
+        """One Jira issue per item and action, at most once (ledger), found again by label if needed."""
+        fields = jira_fields(item, self.jira_project, self.jira_issue_type, labels)
+        return perform_once(
+            ledger,
+            action,
+            item.key,
+            target=f"jira:{self.jira_project}",
+            perform=lambda: find_or_create_jira_issue(jira, fields, ticket_label(item.key)),
+            dry_run=dry_run,
+            describe=fields["summary"],
+        )
+
     @staticmethod
     def _fail_if_incomplete(records: list[ActionRecord], what: str) -> None:
         bad = [r for r in records if r.status in ("failed", "in_progress")]
@@ -86,20 +121,7 @@ class _NotifyBase(BaseOperator):
 class ManualReviewOperator(_NotifyBase):
     """A Jira issue per review item, then one Slack digest for the day (or a local queue)."""
 
-    template_fields: Sequence[str] = (*_NotifyBase.template_fields, "slack_channel", "jira_project")
-
-    def __init__(
-        self,
-        *,
-        slack_channel: str = "#triage-review",
-        jira_project: str = "SUP",
-        jira_issue_type: str = "Task",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.slack_channel = slack_channel
-        self.jira_project = jira_project
-        self.jira_issue_type = jira_issue_type
+    defaults = {"slack_channel": "#triage-review", "jira_project": "SUP", "jira_issue_type": "Task"}
 
     def execute(self, context: Context) -> dict[str, Any]:
         day = self.triage_summary["day"]
@@ -130,16 +152,7 @@ class ManualReviewOperator(_NotifyBase):
             ]
         else:
             for item in items:
-                fields = jira_fields(item, self.jira_project, self.jira_issue_type, [f"triage-{day}"])
-                record = perform_once(
-                    ledger,
-                    "jira_issue",
-                    item.key,
-                    target=f"jira:{self.jira_project}",
-                    perform=lambda f=fields, i=item: find_or_create_jira_issue(jira, f, ticket_label(i.key)),
-                    dry_run=dry_run,
-                    describe=fields["summary"],
-                )
+                record = self._file_jira_issue(ledger, jira, "jira_issue", item, [f"triage-{day}"], dry_run)
                 records.append(record)
                 if record.result and "key" in record.result:
                     jira_keys[item.key] = record.result["key"]
@@ -173,20 +186,7 @@ class ManualReviewOperator(_NotifyBase):
 class PageEngineeringOperator(_NotifyBase):
     """P0/P1 tickets: a message to on-call in Slack and an issue in the engineering Jira project."""
 
-    template_fields: Sequence[str] = (*_NotifyBase.template_fields, "slack_channel", "jira_project")
-
-    def __init__(
-        self,
-        *,
-        slack_channel: str = "#eng-oncall",
-        jira_project: str = "ENG",
-        jira_issue_type: str = "Bug",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.slack_channel = slack_channel
-        self.jira_project = jira_project
-        self.jira_issue_type = jira_issue_type
+    defaults = {"slack_channel": "#eng-oncall", "jira_project": "ENG", "jira_issue_type": "Bug"}
 
     def execute(self, context: Context) -> dict[str, Any]:
         day = self.triage_summary["day"]
@@ -210,17 +210,8 @@ class PageEngineeringOperator(_NotifyBase):
         for item in urgent:
             jira_key = None
             if jira is not None:
-                fields = jira_fields(
-                    item, self.jira_project, self.jira_issue_type, ["oncall", f"triage-{day}"]
-                )
-                rec = perform_once(
-                    ledger,
-                    "jira_eng_issue",
-                    item.key,
-                    target=f"jira:{self.jira_project}",
-                    perform=lambda f=fields, i=item: find_or_create_jira_issue(jira, f, ticket_label(i.key)),
-                    dry_run=dry_run,
-                    describe=fields["summary"],
+                rec = self._file_jira_issue(
+                    ledger, jira, "jira_eng_issue", item, ["oncall", f"triage-{day}"], dry_run
                 )
                 records.append(rec)
                 jira_key = (rec.result or {}).get("key")
