@@ -1,7 +1,10 @@
-"""Command line: `python -m llm_operators.cli summary --output-root output 2025-10-01 ...`.
+"""Command line.
 
-Reads the `summary.json` files the DAG wrote and prints per-day and total tables, for the demo and
-for anyone who wants the numbers without opening the Airflow UI.
+- `python -m llm_operators.cli summary --output-root output 2025-10-01 ...` reads the `summary.json`
+  files the DAG wrote and prints per-day and total tables (the demo's last step).
+- `python -m llm_operators.cli review-outcome --run-id R --ticket T --outcome corrected [--comment ..]`
+  records what the human reviewer decided as a Langfuse score on that ticket's trace (LANGFUSE_* env
+  vars), next to the gate's `gate_decision`: the data for tuning thresholds and prompts.
 """
 
 from __future__ import annotations
@@ -41,14 +44,38 @@ def _summary(args: argparse.Namespace) -> int:
     return 1 if missing else 0
 
 
+REVIEW_OUTCOMES = ("agreed", "corrected", "escalated", "spam")
+
+
+def _review_outcome(args: argparse.Namespace) -> int:
+    from llm_operators.llm.tracing import LangfuseSettings, Tracing
+
+    settings = LangfuseSettings.from_env()
+    if settings is None:
+        print("LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY must be set", file=sys.stderr)
+        return 2
+    with Tracing(settings, run_id=args.run_id, dag_id=args.dag_id, day="") as tracing:
+        tracing.score_review_outcome(args.ticket, args.outcome, args.comment)
+        print(
+            f"review_outcome={args.outcome} on trace {tracing.trace_id(args.ticket)} (ticket {args.ticket})"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llm_operators.cli")
     sub = parser.add_subparsers(dest="command", required=True)
     summary = sub.add_parser("summary", help="print the per-day and total summary of triaged days")
     summary.add_argument("--output-root", required=True)
     summary.add_argument("days", nargs="+", help="YYYY-MM-DD")
+    review = sub.add_parser("review-outcome", help="score a human review on the ticket's Langfuse trace")
+    review.add_argument("--run-id", required=True, help="the DAG run that triaged the ticket")
+    review.add_argument("--dag-id", default="ticket_triage")
+    review.add_argument("--ticket", required=True)
+    review.add_argument("--outcome", required=True, choices=REVIEW_OUTCOMES)
+    review.add_argument("--comment", default="")
     args = parser.parse_args(argv)
-    return _summary(args)
+    return _summary(args) if args.command == "summary" else _review_outcome(args)
 
 
 if __name__ == "__main__":
