@@ -11,7 +11,7 @@ DEMO_DAYS ?= 2025-10-01 2025-10-02 2025-10-03
 ENV := source scripts/env.sh &&
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test install airflow-init lint format clean sample-data real-airflow
+.PHONY: demo test install airflow-init lint format clean sample-data real-airflow bench bench-quick
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ test: airflow-init
 # LocalExecutor): catchup, backfill and a REST trigger, against loopback providers. ~2 minutes.
 real-airflow: install
 	$(ENV) $(BIN)/pytest -v -m integration tests/integration
+
+# Throughput, ladder saving, cache re-run, parse time, memory (figures printed; see bench/README.md).
+bench: install
+	$(ENV) $(BIN)/python bench/run.py
+
+bench-quick: install
+	$(ENV) $(BIN)/python bench/run.py --quick
 
 lint: install
 	$(BIN)/ruff check .
