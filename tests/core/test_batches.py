@@ -117,3 +117,21 @@ def test_merge_refuses_a_missing_batch(tmp_path: Path) -> None:
     specs = plan_batches("2025-10-01", 10, 5)
     with pytest.raises(FileNotFoundError, match=r"batches \[0, 1\]"):
         merge_batches(DayOutputs(tmp_path, "2025-10-01"), specs)
+
+
+def test_a_later_batch_skips_earlier_lines_but_still_catches_their_duplicates(tmp_path: Path) -> None:
+    from llm_operators.core.ticket_source import DayRead, read_day
+
+    _write_day(tmp_path, 6, bad_lines=(1,))
+    with (tmp_path / "2025-10-01.jsonl").open("a") as fh:  # line 8: a duplicate of T-000 (batch 0's)
+        fh.write(
+            json.dumps(
+                {"id": "T-000", "created_at": "2025-10-01T11:00:00+00:00", "subject": "s", "body": "b"}
+            )
+            + "\n"
+        )
+    stats = DayRead(source="")
+    items = list(read_day(tmp_path, DAY, stats, skip=4))
+    assert [getattr(i, "id", None) or i.ticket_id for i in items] == ["T-004", "T-005", "T-000"]
+    assert "duplicate ticket id, first seen on line 1" in items[-1].error
+    assert (stats.lines, stats.tickets, stats.rejected) == (3, 2, 1)  # the skipped bad line is not ours

@@ -80,7 +80,9 @@ class JiraTicketSource:
             clauses.append(f"({self.extra_jql})")
         return " AND ".join(clauses) + " ORDER BY created ASC"
 
-    def read_day(self, day: date, stats: DayRead | None = None) -> Iterator[Ticket | RejectedLine]:
+    def read_day(
+        self, day: date, stats: DayRead | None = None, skip: int = 0
+    ) -> Iterator[Ticket | RejectedLine]:
         jql = self.jql_for(day)
         stats = stats if stats is not None else DayRead(source="")
         stats.source, stats.file_found = f"jira:{self.project} ({jql})", True
@@ -94,6 +96,9 @@ class JiraTicketSource:
                 item = issue_to_ticket(issue, stats.source, position)
                 if isinstance(item, Ticket) and not (start <= item.created_at < end):
                     continue  # the query window is wider than the day on purpose (time zones)
+                if skip > 0:  # an earlier batch's item
+                    skip -= 1
+                    continue
                 stats.lines += 1
                 if isinstance(item, Ticket):
                     stats.tickets += 1

@@ -130,11 +130,14 @@ def read_day(
     stats: DayRead | None = None,
     *,
     check_interval: bool = True,
+    skip: int = 0,
 ) -> Iterator[Ticket | RejectedLine]:
-    """Yield the day's tickets and rejected lines in file order.
+    """Yield the day's tickets and rejected lines in file order, after the first `skip` items.
 
     A missing day file is an empty day (helpdesks export nothing on quiet days); a missing root is a
     misconfiguration and raises, so a typo in `TRIAGE_SOURCE_ROOT` does not look like a quiet day.
+    Skipped items (another batch's) are not validated, only their ids noted, so that a duplicate of a
+    ticket from an earlier batch is still caught; they count in neither `stats.lines` nor the rest.
     """
     if not root.exists():
         raise TicketSourceError(f"ticket source root {root} does not exist")
@@ -155,6 +158,10 @@ def read_day(
             raw = raw.rstrip(b"\r\n")
             if not raw.strip():
                 continue  # blank lines (e.g. a trailing newline pair) carry nothing to lose
+            if skip > 0:
+                skip -= 1
+                _note_id(raw, line_no, stats)
+                continue
             stats.lines += 1
             item = _parse_line(raw, line_no, source)
             if isinstance(item, Ticket):
@@ -164,6 +171,15 @@ def read_day(
             else:
                 stats.rejected += 1
             yield item
+
+
+def _note_id(raw: bytes, line_no: int, stats: DayRead) -> None:
+    try:
+        ticket_id = json.loads(raw).get("id")
+    except (ValueError, AttributeError):
+        return  # the batch that owns this line reports it
+    if isinstance(ticket_id, str):
+        stats.seen_ids.setdefault(ticket_id, line_no)
 
 
 def _check_ticket(

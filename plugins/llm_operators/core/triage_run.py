@@ -1,8 +1,11 @@
-"""Triage one day: read, climb the ladder for each ticket with bounded concurrency, checkpoint, write.
+"""Triage one day, or one batch of it: read, climb the ladder per ticket with bounded concurrency,
+checkpoint, write.
 
 This is the whole of the triage task minus Airflow: the operator resolves the day, builds the ladder
-from its hook and hands over here. Tickets are pulled from the reader by a fixed pool of workers, so
-memory holds `concurrency` tickets in flight rather than one task per ticket of the day.
+from its hook and hands over here. Tickets are pulled from the reader by a fixed pool of workers
+(`concurrency` tickets in flight, not one asyncio task per ticket); the window's outcomes are kept
+until `outcomes.jsonl` is written in file order, so memory grows with the window: about 7.5 KB per
+ticket (bench/README.md). Batches (core/batches.py) bound it for big days.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ class SystemicOutageError(RuntimeError):
     """Too many tickets unresolved: most likely the providers are down. Fail so Airflow retries later."""
 
 
-TicketSource = Callable[[date, DayRead], Iterator[Ticket | RejectedLine]]
+# (day, stats, skip) -> the day's items after the first `skip` (a batch starts where the last one ended)
+TicketSource = Callable[[date, DayRead, int], Iterator[Ticket | RejectedLine]]
 
 
 @dataclass
@@ -101,14 +105,12 @@ def triage_day(plan: DayPlan, ladder: Ladder) -> DayResult:
     finished = checkpoint.load()
     resumed = 0
 
-    source = plan.source or (lambda day, st: read_day(plan.source_root, day, st))
+    source = plan.source or (lambda day, st, skip: read_day(plan.source_root, day, st, skip=skip))
     end = plan.first + plan.count if plan.count is not None else None
 
     def pending() -> Iterator[Ticket]:
         nonlocal resumed
-        for position, item in enumerate(source(plan.day, stats)):
-            if position < plan.first:
-                continue
+        for position, item in enumerate(source(plan.day, stats, plan.first), start=plan.first):
             if end is not None and position >= end:
                 break  # the rest of the day belongs to other batches
             if isinstance(item, RejectedLine):

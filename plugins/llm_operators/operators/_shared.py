@@ -91,7 +91,9 @@ def ticket_source_for(kind: str, source_root: str, jira_conn_id: str | None, jir
 
     if kind == "files":
         root = storage_path(source_root)
-        return (lambda day, stats: read_day(root, day, stats)), (lambda day: count_items(root, day))
+        return (lambda day, stats, skip: read_day(root, day, stats, skip=skip)), (
+            lambda day: count_items(root, day)
+        )
     if kind == "jira":
         from airflow.providers.atlassian.jira.hooks.jira import JiraHook
 
