@@ -9,7 +9,7 @@ from airflow.sdk import BaseBranchOperator, Context
 
 from llm_operators.core.gate import GateRules, decide
 from llm_operators.core.models import RejectedLine, ReviewItem, TicketOutcome
-from llm_operators.core.outputs import read_jsonl, write_jsonl
+from llm_operators.core.outputs import read_jsonl
 from llm_operators.operators._shared import day_outputs, tracing_for
 
 
@@ -54,64 +54,67 @@ class QualityGateOperator(BaseBranchOperator):
             data["min_confidence"] = float(self.min_confidence)
         return GateRules.parse(data, f"task {self.task_id!r}")
 
-    def _score(self, context: Context, day: str, decided: list[TicketOutcome]) -> None:
-        """Gate decisions as Langfuse scores on each ticket's trace (a no-op without Langfuse)."""
-        run_id = self.triage_summary.get("run_id") or context.get("run_id") or "manual"
-        with tracing_for(self.langfuse_conn_id, run_id=run_id, dag_id=self.dag_id, day=day) as tracing:
-            if tracing.enabled:
-                for o in decided:
-                    if o.gate is not None:
-                        tracing.score_gate(o.ticket_id, o.gate.route, o.gate.reasons, o.gate.page_engineering)
-
     def choose_branch(self, context: Context) -> list[str]:
         rules = self.gate_rules()
         day = self.triage_summary["day"]
         outputs = day_outputs(self.output_root, day)
-        decided: list[TicketOutcome] = []
-        for outcome in read_jsonl(outputs.outcomes, TicketOutcome):
-            outcome.gate = decide(outcome, rules)
-            decided.append(outcome)
-        rejected = list(read_jsonl(outputs.rejected, RejectedLine))
-        approved = [o for o in decided if o.gate and o.gate.route == "auto_reply"]
-        review = [
-            ReviewItem(
-                day=day,
-                ticket_id=o.ticket_id,
-                reasons=o.gate.reasons,
-                priority=o.result.priority if o.result else None,
-                page_engineering=o.gate.page_engineering,
-                outcome=o,
-            )
-            for o in decided
-            if o.gate and o.gate.route == "manual_review"
-        ] + [
-            ReviewItem(
-                day=day, ticket_id=r.ticket_id, reasons=[f"unreadable line: {r.describe()}"], rejected=r
-            )
-            for r in rejected
-        ]
-        self._score(context, day, decided)
-        write_jsonl(outputs.outcomes, decided)  # the same outcomes, now with their gate decision
-        write_jsonl(outputs.approved, approved)
-        write_jsonl(outputs.review, review)
-        paged = sum(bool(o.gate and o.gate.page_engineering) for o in decided)
+        run_id = self.triage_summary.get("run_id") or context.get("run_id") or "manual"
+        decided_tmp = outputs.path("outcomes.gated.jsonl")
+        counts = {"auto_reply": 0, "manual_review": 0, "rejected": 0, "paged": 0}
+        # One streaming pass (a 100k-ticket day must not sit in this task's memory): each outcome is
+        # decided, scored in Langfuse, and written to the outcomes and to its set as it is read.
+        with (
+            tracing_for(self.langfuse_conn_id, run_id=run_id, dag_id=self.dag_id, day=day) as tracing,
+            decided_tmp.open("w") as all_out,
+            outputs.approved.open("w") as approved,
+            outputs.review.open("w") as review,
+        ):
+            for outcome in read_jsonl(outputs.outcomes, TicketOutcome):
+                gate = outcome.gate = decide(outcome, rules)
+                all_out.write(outcome.model_dump_json() + "\n")
+                counts[gate.route] += 1
+                counts["paged"] += gate.page_engineering
+                tracing.score_gate(outcome.ticket_id, gate.route, gate.reasons, gate.page_engineering)
+                if gate.route == "auto_reply":
+                    approved.write(outcome.model_dump_json() + "\n")
+                    continue
+                item = ReviewItem(
+                    day=day,
+                    ticket_id=outcome.ticket_id,
+                    reasons=gate.reasons,
+                    priority=outcome.result.priority if outcome.result else None,
+                    page_engineering=gate.page_engineering,
+                    outcome=outcome,
+                )
+                review.write(item.model_dump_json() + "\n")
+                self.log.info("review %s: %s", item.key, "; ".join(item.reasons))
+            for rejected in read_jsonl(outputs.rejected, RejectedLine):
+                item = ReviewItem(
+                    day=day,
+                    ticket_id=rejected.ticket_id,
+                    reasons=[f"unreadable line: {rejected.describe()}"],
+                    rejected=rejected,
+                )
+                review.write(item.model_dump_json() + "\n")
+                counts["rejected"] += 1
+                self.log.info("review %s: %s", item.key, item.reasons[0])
+        decided_tmp.replace(outputs.outcomes)  # the same outcomes, now with their gate decision
+        in_review = counts["manual_review"] + counts["rejected"]
         self.log.info(
             "gate (min confidence %.2f) for %s: %d auto-reply, %d manual review (%d rejected lines), "
             "%d paging engineering",
             rules.min_confidence,
             day,
-            len(approved),
-            len(review),
-            len(rejected),
-            paged,
+            counts["auto_reply"],
+            in_review,
+            counts["rejected"],
+            counts["paged"],
         )
-        for item in review:
-            self.log.info("review %s: %s", item.key, "; ".join(item.reasons))
         branches = []
-        if approved:
+        if counts["auto_reply"]:
             branches.append(self.auto_reply_task_id)
-        if review:
+        if in_review:
             branches.append(self.review_task_id)
-        if paged:
+        if counts["paged"]:
             branches.append(self.page_task_id)
         return branches or [self.empty_task_id]
