@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
 from llm_operators.core.models import OutcomeStatus, Ticket, TicketOutcome, TriageResult
 
 DAY = "2025-10-01"
@@ -53,3 +59,26 @@ def make_outcome(
         final_rung=0,
         final_model="offline/fast",
     )
+
+
+def generate_day(root: Path, day: date, tickets: int) -> list[str]:
+    """One day of realistic tickets from the sample-data generator (the real CLI); returns the ids."""
+    generator = Path(__file__).resolve().parents[1] / "include" / "sample_data" / "generate_tickets.py"
+    subprocess.run(
+        [
+            sys.executable,
+            str(generator),
+            "--out",
+            str(root),
+            "--start",
+            day.isoformat(),
+            "--days",
+            "1",
+            "--per-day",
+            str(tickets),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    path = root / f"{day.isoformat()}.jsonl"
+    return [json.loads(line)["id"] for line in path.read_text().splitlines()]

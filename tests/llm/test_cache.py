@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -21,6 +19,7 @@ os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")  # no GitH
 
 import litellm
 import pytest
+from builders import generate_day
 
 from llm_operators.chaos import ChaosConfig, ChaosServer
 from llm_operators.core.config import LiteLLMSettings
@@ -105,23 +104,7 @@ def settings(server: ChaosServer) -> LiteLLMSettings:
 @pytest.fixture
 def day(tmp_path: Path) -> tuple[Path, int]:
     root = tmp_path / "tickets"
-    subprocess.run(
-        [
-            sys.executable,
-            str(GENERATOR),
-            "--out",
-            str(root),
-            "--start",
-            DAY.isoformat(),
-            "--days",
-            "1",
-            "--per-day",
-            "8",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return root, 8
+    return root, len(generate_day(root, DAY, 8))
 
 
 def run_day(server: ChaosServer, root: Path, out: Path) -> tuple[DayResult, list[TicketOutcome]]:

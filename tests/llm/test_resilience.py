@@ -24,6 +24,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm 
 os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")  # no GitHub fetch either
 
 import pytest
+from builders import generate_day
 
 from llm_operators.chaos import ChaosConfig, ChaosServer
 from llm_operators.core.config import LiteLLMSettings
@@ -64,22 +65,7 @@ def chaos(server: ChaosServer) -> Iterator[ChaosServer]:
 def write_day(tmp_path: Path, tickets: int) -> tuple[Path, list[str]]:
     """Generate one day of tickets; returns the source root and the ticket ids in file order."""
     root = tmp_path / "tickets"
-    subprocess.run(
-        [
-            sys.executable,
-            str(GENERATOR),
-            "--out",
-            str(root),
-            "--start",
-            DAY.isoformat(),
-            "--days",
-            "1",
-            "--per-day",
-            str(tickets),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    generate_day(root, DAY, tickets)
     path = root / f"{DAY.isoformat()}.jsonl"
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     for n, item in enumerate(lines, start=1):
