@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator, Context
 from llm_operators.core.models import TicketOutcome
 from llm_operators.core.outputs import read_jsonl, write_json
 from llm_operators.core.report import render_days_table, render_markdown, render_models_table, summarise
+from llm_operators.operators._shared import day_outputs
 
 
 class TriageReportOperator(BaseOperator):
@@ -21,8 +22,6 @@ class TriageReportOperator(BaseOperator):
         self.output_root = output_root
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from llm_operators.operators._shared import day_outputs
-
         day = self.triage_summary["day"]
         outputs = day_outputs(self.output_root, day)
         summary = summarise(
