@@ -9,95 +9,34 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# Re-exported: most of the pipeline imports its types from here.
+from llm_operators.core.taxonomy import Category, Priority, Sentiment
+from llm_operators.core.ticket import RejectedLine, Ticket, TicketLabels
 
 # The model may write a long reply, but an answer beyond this is a runaway generation, not a reply.
 MAX_REPLY_CHARS = 4000
 MAX_RATIONALE_CHARS = 1000
 
-
-class Category(StrEnum):
-    BILLING = "billing"
-    TECHNICAL = "technical"
-    ACCOUNT = "account"
-    SHIPPING = "shipping"
-    FEATURE_REQUEST = "feature_request"
-    OTHER = "other"
-
-
-class Priority(StrEnum):
-    P0 = "P0"
-    P1 = "P1"
-    P2 = "P2"
-    P3 = "P3"
-
-    @property
-    def pages_engineering(self) -> bool:
-        """P0/P1 wake someone up; P2/P3 wait for office hours."""
-        return self in (Priority.P0, Priority.P1)
-
-
-class Sentiment(StrEnum):
-    POSITIVE = "positive"
-    NEUTRAL = "neutral"
-    NEGATIVE = "negative"
-    ANGRY = "angry"
-
-
-class TicketLabels(BaseModel):
-    """Ground truth shipped with sample data; used for evaluation only, never sent to a model."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    category: Category
-    priority: Priority
-    needs_human: bool
-    pii: bool
-
-
-class Ticket(BaseModel):
-    """One support ticket as exported by the helpdesk (one JSON line of a day file)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: NonEmptyStr
-    created_at: AwareDatetime
-    subject: NonEmptyStr
-    # May be empty: such a ticket is kept and routed to a human ("empty body") rather than rejected.
-    body: str
-    customer: str | None = None
-    channel: str | None = None
-    labels: TicketLabels | None = None
-
-    @field_validator("created_at", mode="before")
-    @classmethod
-    def _iso_string(cls, value: object) -> object:
-        """pydantic would read a bare number as a Unix timestamp; the export format is an ISO string."""
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            raise ValueError("must be an ISO 8601 string with a UTC offset, not a number")
-        return value
-
-
-class RejectedLine(BaseModel):
-    """A line of a ticket file that could not become a `Ticket`, kept so that a human can look at it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    source: str
-    line: int
-    ticket_id: str | None = None
-    field: str | None = None
-    error: str
-    raw: str = ""
-
-    def describe(self) -> str:
-        who = f" ticket {self.ticket_id}" if self.ticket_id else ""
-        what = f" field '{self.field}'" if self.field else ""
-        return f"{self.source}:{self.line}{who}{what}: {self.error}"
+__all__ = [  # re-exports above, plus what this module defines
+    "CallRecord",
+    "CallStatus",
+    "Category",
+    "GateDecision",
+    "OutcomeStatus",
+    "Priority",
+    "RejectedLine",
+    "ReviewItem",
+    "SafetyFlags",
+    "Sentiment",
+    "Ticket",
+    "TicketLabels",
+    "TicketOutcome",
+    "TriageResult",
+]
 
 
 class TriageResult(BaseModel):
