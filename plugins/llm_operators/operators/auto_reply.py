@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict
 from llm_operators.core.actions import ActionStatus, perform_once
 from llm_operators.core.models import TicketOutcome
 from llm_operators.core.outputs import read_jsonl, write_jsonl
-from llm_operators.operators._shared import as_bool, day_outputs, ledger_for
+from llm_operators.operators.connections import ledger_for
+from llm_operators.operators.params import as_bool
+from llm_operators.operators.storage import day_outputs
 
 
 class OutboxMessage(BaseModel):

@@ -15,7 +15,9 @@ from llm_operators.core.batches import BatchSpec, merge_batches, plan_batches
 from llm_operators.core.models import TicketOutcome
 from llm_operators.core.outputs import read_jsonl
 from llm_operators.core.report import render_days_table, render_models_table, summarise
-from llm_operators.operators._shared import day_outputs, optional_int, run_day_for, ticket_source_for
+from llm_operators.operators.params import optional_int
+from llm_operators.operators.sources import ticket_source_for
+from llm_operators.operators.storage import day_outputs, run_day_for
 from llm_operators.operators.triage import publish_asset_extra
 
 DEFAULT_BATCH_SIZE = 2000

@@ -10,7 +10,8 @@ from airflow.sdk import BaseBranchOperator, Context
 from llm_operators.core.gate import GateRules, decide
 from llm_operators.core.models import RejectedLine, ReviewItem, TicketOutcome
 from llm_operators.core.outputs import read_jsonl
-from llm_operators.operators._shared import day_outputs, tracing_for
+from llm_operators.operators.observability import tracing_for
+from llm_operators.operators.storage import day_outputs
 
 
 class QualityGateOperator(BaseBranchOperator):

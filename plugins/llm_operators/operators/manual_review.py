@@ -18,7 +18,9 @@ from llm_operators.core.ledger import SideEffectLedger
 from llm_operators.core.models import ReviewItem, TicketOutcome
 from llm_operators.core.notify import jira_fields, oncall_message, review_digest, ticket_label
 from llm_operators.core.outputs import read_jsonl, write_jsonl
-from llm_operators.operators._shared import as_bool, connection_exists, day_outputs, ledger_for
+from llm_operators.operators.connections import connection_exists, ledger_for
+from llm_operators.operators.params import as_bool
+from llm_operators.operators.storage import day_outputs
 
 
 def find_or_create_jira_issue(client: Any, fields: dict[str, Any], label: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from airflow.sdk import BaseOperator, Context
 from llm_operators.core.models import TicketOutcome
 from llm_operators.core.outputs import read_jsonl, write_json
 from llm_operators.core.report import render_days_table, render_markdown, render_models_table, summarise
-from llm_operators.operators._shared import day_outputs
+from llm_operators.operators.storage import day_outputs
 
 
 class TriageReportOperator(BaseOperator):

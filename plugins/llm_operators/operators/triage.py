@@ -16,14 +16,10 @@ from llm_operators.core.prompts import PROMPT_VERSION
 from llm_operators.core.report import render_days_table, render_models_table
 from llm_operators.core.triage_run import DayPlan, triage_day
 from llm_operators.hooks.litellm import LiteLLMHook
-from llm_operators.operators._shared import (
-    day_outputs,
-    optional_int,
-    run_day_for,
-    storage_path,
-    ticket_source_for,
-    tracing_for,
-)
+from llm_operators.operators.observability import tracing_for
+from llm_operators.operators.params import optional_int
+from llm_operators.operators.sources import ticket_source_for
+from llm_operators.operators.storage import day_outputs, run_day_for, storage_path
 
 # What an asset event carries: the per-day totals, visible in the UI without opening a file.
 ASSET_EXTRA_KEYS = (
