@@ -75,3 +75,17 @@ def test_in_progress_when_another_attempt_holds_the_claim():
     assert record.status == "in_progress"
     assert "holds the claim" in record.error
     assert action.calls == 0
+
+
+def test_a_refusal_is_marked_permanent_and_still_releases_the_claim():
+    from llm_operators.core.actions import PermanentActionError
+
+    def refused() -> dict[str, Any]:
+        raise PermanentActionError("422 customer unknown")
+
+    ledger = MemoryLedger()
+    record = perform_once(ledger, "reply", "T-1", "customer", refused)
+    assert (record.status, record.permanent) == ("failed", True)
+    assert ledger.claim("reply", "T-1").acquired  # a fixed target may be tried again later
+    transient = perform_once(MemoryLedger(), "jira_issue", "T-1", "TRIAGE", Action(fail_times=1))
+    assert (transient.status, transient.permanent) == ("failed", False)

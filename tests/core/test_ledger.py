@@ -128,3 +128,21 @@ def test_release_never_deletes_a_claim_taken_over_by_another_worker(redis_client
     assert b.claim("reply", "T-9").state == "in_progress"
     b.release("reply", "T-9")
     assert a.claim("reply", "T-9").acquired
+
+
+def test_idempotency_key_is_stable_per_action_and_hides_the_ticket():
+    from llm_operators.core.ledger import idempotency_key, ledger_key
+
+    key = idempotency_key("ticket_triage", "auto_reply", "T-1")
+    assert key == idempotency_key("ticket_triage", "auto_reply", "T-1")  # same on every retry / re-run
+    assert key != idempotency_key("ticket_triage", "auto_reply", "T-2")
+    assert key != idempotency_key("other_dag", "auto_reply", "T-1")
+    assert "T-1" not in key and len(key) <= 255
+    assert ledger_key("d", "a", "T-1") == "ticket-triage:ledger:d:a:T-1"
+
+
+def test_redis_ledger_uses_the_shared_key_name(redis_client):
+    from llm_operators.core.ledger import ledger_key
+
+    RedisLedger(redis_client, scope="dag").claim("auto_reply", "T-9")
+    assert redis_client.exists(ledger_key("dag", "auto_reply", "T-9"))

@@ -15,6 +15,11 @@ log = logging.getLogger(__name__)
 ActionStatus = Literal["done", "already_done", "dry_run", "failed", "in_progress"]
 
 
+class PermanentActionError(Exception):
+    """The target refused the action itself (e.g. an HTTP 4xx): the same request can never succeed,
+    so a task retry is pointless and the record says so (`permanent=True`)."""
+
+
 class ActionRecord(BaseModel):
     """One line of `review_actions.jsonl` / the outbox log: what happened to one action, and why."""
 
@@ -26,6 +31,7 @@ class ActionRecord(BaseModel):
     target: str
     result: dict[str, Any] | None = None
     error: str | None = None
+    permanent: bool = False  # failed in a way a retry cannot fix (see PermanentActionError)
 
 
 def perform_once(
@@ -73,6 +79,7 @@ def perform_once(
             status="failed",
             target=target,
             error=f"{type(exc).__name__}: {exc}"[:500],
+            permanent=isinstance(exc, PermanentActionError),
         )
     ledger.complete(action, ticket_key, result)
     return ActionRecord(action=action, ticket_key=ticket_key, status="done", target=target, result=result)

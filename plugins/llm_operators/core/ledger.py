@@ -8,6 +8,7 @@ again; a worker killed mid-action leaves a `pending` claim that expires after `p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import uuid
@@ -36,6 +37,24 @@ class SideEffectLedger(Protocol):
 _PENDING = "pending"
 _DONE = "done:"
 
+DEFAULT_NAMESPACE = "ticket-triage:ledger"
+
+
+def ledger_key(scope: str, action: str, ticket_key: str, namespace: str = DEFAULT_NAMESPACE) -> str:
+    """The one name of an action: the Redis key of its claim, and the seed of its idempotency key."""
+    return f"{namespace}:{scope}:{action}:{ticket_key}"
+
+
+def idempotency_key(scope: str, action: str, ticket_key: str) -> str:
+    """A stable opaque key for the receiver of an action, derived from the ledger key.
+
+    The ledger stops us from repeating an action; this key lets the receiver stop a repeat we could
+    not see (our request arrived, its answer was lost, the retry sends it again). Hashed so that no
+    ticket id or DAG name leaks into another system's logs, and the same on every retry and re-run.
+    """
+    digest = hashlib.sha256(ledger_key(scope, action, ticket_key).encode()).hexdigest()
+    return f"triage-{digest[:40]}"
+
 
 # Delete a pending claim only if it is still ours: after our claim expired, another worker may hold it.
 _RELEASE_IF_OWNER = """
@@ -56,18 +75,19 @@ class RedisLedger:
         client: Any,
         scope: str,
         *,
-        namespace: str = "ticket-triage:ledger",
+        namespace: str = DEFAULT_NAMESPACE,
         pending_ttl_s: int = 900,
         done_ttl_s: int = 400 * 24 * 3600,
     ) -> None:
         self.client = client
-        self.prefix = f"{namespace}:{scope}"
+        self.namespace = namespace
+        self.scope = scope
         self.pending_ttl_s = pending_ttl_s
         self.done_ttl_s = done_ttl_s
         self._pending = f"{_PENDING}:{uuid.uuid4().hex}"
 
     def _key(self, action: str, ticket_key: str) -> str:
-        return f"{self.prefix}:{action}:{ticket_key}"
+        return ledger_key(self.scope, action, ticket_key, self.namespace)
 
     def claim(self, action: str, ticket_key: str) -> Claim:
         key = self._key(action, ticket_key)
