@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, field_validator, model_validator
 
+from llm_operators.core.html_text import html_to_text, looks_like_html
 from llm_operators.core.taxonomy import Category, Priority
 
 NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+StrippedStr = Annotated[str, StringConstraints(strip_whitespace=True)]
+# A title for people (Jira summaries, Slack lines) when the mail had no subject.
+TITLE_CHARS = 80
 
 
 class TicketLabels(BaseModel):
@@ -23,18 +27,43 @@ class TicketLabels(BaseModel):
 
 
 class Ticket(BaseModel):
-    """One support ticket as exported by the helpdesk (one JSON line of a day file)."""
+    """One support ticket as exported by the helpdesk (one JSON line of a day file).
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Helpdesk exports carry more than the fields read here (assignee, tags, custom fields): those are
+    kept as the model's extra fields, so they reach the outputs as they came, and are never sent to a
+    model. Mail often has no subject: a missing or null subject is empty and the body is triaged.
+    An HTML body is reduced to text in `body` (what the model, the detectors and the reviewers read);
+    the original stays in `body_html`.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     id: NonEmptyStr
     created_at: AwareDatetime
-    subject: NonEmptyStr
+    subject: StrippedStr = ""
     # May be empty: such a ticket is kept and routed to a human ("empty body") rather than rejected.
     body: str
+    body_html: str | None = None
     customer: str | None = None
     channel: str | None = None
     labels: TicketLabels | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reduce_html_body(cls, data: Any) -> Any:
+        """Done at the boundary, once: every reader of `body` then sees the text. An outcome read back
+        carries `body_html` already, so its text is not reduced twice."""
+        if not isinstance(data, dict):
+            return data
+        body = data.get("body")
+        if isinstance(body, str) and data.get("body_html") is None and looks_like_html(body):
+            data = {**data, "body": html_to_text(body), "body_html": body}
+        return data
+
+    @field_validator("subject", mode="before")
+    @classmethod
+    def _no_subject(cls, value: object) -> object:
+        return "" if value is None else value
 
     @field_validator("created_at", mode="before")
     @classmethod
@@ -43,6 +72,21 @@ class Ticket(BaseModel):
         if isinstance(value, int | float) and not isinstance(value, bool):
             raise ValueError("must be an ISO 8601 string with a UTC offset, not a number")
         return value
+
+    @property
+    def unknown_fields(self) -> list[str]:
+        """Fields of the export this project does not read (kept in the outputs, ignored for triage)."""
+        return sorted(self.model_extra or ())
+
+    @property
+    def title(self) -> str:
+        """The subject, or for mail without one the start of the body's first line (for people)."""
+        if self.subject:
+            return self.subject
+        first = next((line.strip() for line in self.body.splitlines() if line.strip()), "")
+        if not first:
+            return "(no subject)"
+        return first if len(first) <= TITLE_CHARS else first[: TITLE_CHARS - 1].rstrip() + "\u2026"
 
 
 class RejectedLine(BaseModel):

@@ -5,12 +5,18 @@ silence: every line becomes either a `Ticket` or a `RejectedLine` that names the
 ticket id when it could be read, and the field at fault. Rejected lines go to manual review; only a
 problem with the whole file (missing source root, unreadable file, mostly garbage) fails the task.
 
+A ticket id on two lines is settled by a pre-pass over the file (ids and content hashes only), so that
+every batch of a day, whatever lines it skips, decides alike: the same content twice is one ticket
+(the later lines are `DuplicateLine`s, not triaged again); different content under one id is a
+conflict, and every line of that id is rejected with the reason, since nobody can tell which is right.
+
 `root` is anything path-like with `/`, `.exists()` and `.open("rb")`: a `pathlib.Path` in tests, an
 Airflow `ObjectStoragePath` (local, s3://, gs://, ...) in the DAG. The core does not import Airflow.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -48,6 +54,14 @@ def utc_day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+class DuplicateLine(RejectedLine):
+    """A line repeating an earlier line of the same ticket word for word: the ticket is triaged once.
+
+    A subclass of `RejectedLine` so that a consumer that does not know it still keeps it (in review)
+    rather than triaging the ticket twice; a consumer that knows it skips it with a log line. It still
+    takes its place in the day's items, so batch windows (counted in lines) stay aligned."""
+
+
 @dataclass
 class DayRead:
     """Counters filled while the reader streams; read them after the iterator is exhausted."""
@@ -57,7 +71,19 @@ class DayRead:
     lines: int = 0
     tickets: int = 0
     rejected: int = 0
-    seen_ids: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    # field name -> number of tickets (read by this reader) that carried it
+    unknown_fields: dict[str, int] = field(default_factory=dict)
+
+    def unknown_fields_note(self) -> str | None:
+        """The one log line a day (or batch) gets about export fields this project does not read."""
+        if not self.unknown_fields:
+            return None
+        listed = ", ".join(f"{name} ({n})" for name, n in sorted(self.unknown_fields.items()))
+        return (
+            f"{self.source}: fields not read by the triage, kept in the outputs "
+            f"(tickets carrying each): {listed}"
+        )
 
 
 def _first_error_field(err: ValidationError) -> tuple[str | None, str]:
@@ -136,8 +162,9 @@ def read_day(
 
     A missing day file is an empty day (helpdesks export nothing on quiet days); a missing root is a
     misconfiguration and raises, so a typo in `TRIAGE_SOURCE_ROOT` does not look like a quiet day.
-    Skipped items (another batch's) are not validated, only their ids noted, so that a duplicate of a
-    ticket from an earlier batch is still caught; they count in neither `stats.lines` nor the rest.
+    Skipped items (another batch's) are not validated and count in neither `stats.lines` nor the
+    rest; the pre-pass over ids still sees them, so a duplicate across batches is caught alike.
+    Every non-blank line yields exactly one item (a batch's window is counted in lines).
     """
     if not root.exists():
         raise TicketSourceError(f"ticket source root {root} does not exist")
@@ -149,50 +176,90 @@ def read_day(
         return
     stats.file_found = True
     start, end = utc_day_bounds(day)
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise TicketSourceError(f"cannot read {source}: {exc}") from exc
-    with handle:
+    with _open(path, source) as handle:
+        ids = _scan_ids(handle)
+    with _open(path, source) as handle:
         for line_no, raw in enumerate(handle, start=1):
             raw = raw.rstrip(b"\r\n")
             if not raw.strip():
                 continue  # blank lines (e.g. a trailing newline pair) carry nothing to lose
             if skip > 0:
-                skip -= 1
-                _note_id(raw, line_no, stats)
+                skip -= 1  # another batch's line: the pre-pass already saw its id
                 continue
             stats.lines += 1
             item = _parse_line(raw, line_no, source)
             if isinstance(item, Ticket):
-                item = _check_ticket(item, line_no, source, stats, start, end, check_interval)
+                item = _check_ticket(item, line_no, source, ids, start, end, check_interval)
             if isinstance(item, Ticket):
                 stats.tickets += 1
+                for name in item.unknown_fields:
+                    stats.unknown_fields[name] = stats.unknown_fields.get(name, 0) + 1
+            elif isinstance(item, DuplicateLine):
+                stats.duplicates += 1
             else:
                 stats.rejected += 1
             yield item
 
 
-def _note_id(raw: bytes, line_no: int, stats: DayRead) -> None:
+def _open(path: PathLike, source: str) -> Any:
     try:
-        ticket_id = json.loads(raw).get("id")
-    except (ValueError, AttributeError):
-        return  # the batch that owns this line reports it
-    if isinstance(ticket_id, str):
-        stats.seen_ids.setdefault(ticket_id, line_no)
+        return path.open("rb")
+    except OSError as exc:
+        raise TicketSourceError(f"cannot read {source}: {exc}") from exc
+
+
+@dataclass
+class _IdScan:
+    """What the pre-pass knows of each ticket id: its first line and content, and the conflicts."""
+
+    first: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    conflicts: dict[str, list[int]] = field(default_factory=dict)
+
+
+def _content_digest(data: dict[str, Any]) -> bytes:
+    """Same content whatever the key order or spacing of the export (8 bytes: ids x 100k stay small)."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.blake2b(canonical.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+
+def _scan_ids(handle: Any) -> _IdScan:
+    scan = _IdScan()
+    for line_no, raw in enumerate(handle, start=1):
+        if not raw.strip():
+            continue
+        if line_no == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM) :]
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue  # an unreadable line is rejected on its own, with its id when it has one
+        ticket_id = data.get("id") if isinstance(data, dict) else None
+        if not isinstance(ticket_id, str) or not ticket_id.strip():
+            continue
+        ticket_id = ticket_id.strip()
+        digest = _content_digest(data)
+        seen = scan.first.get(ticket_id)
+        if seen is None:
+            scan.first[ticket_id] = (line_no, digest)
+        elif ticket_id in scan.conflicts:
+            # any later line of a conflicting id joins the conflict, identical to one of them or not
+            scan.conflicts[ticket_id].append(line_no)
+        elif seen[1] != digest:
+            scan.conflicts[ticket_id] = [seen[0], line_no]
+    return scan
 
 
 def _check_ticket(
     ticket: Ticket,
     line_no: int,
     source: str,
-    stats: DayRead,
+    ids: _IdScan,
     start: datetime,
     end: datetime,
     check_interval: bool,
 ) -> Ticket | RejectedLine:
-    def reject(field_name: str, error: str) -> RejectedLine:
-        return RejectedLine(
+    def reject(field_name: str, error: str, kind: type[RejectedLine] = RejectedLine) -> RejectedLine:
+        return kind(
             source=source,
             line=line_no,
             ticket_id=ticket.id,
@@ -201,10 +268,19 @@ def _check_ticket(
             raw=ticket.model_dump_json()[:RAW_EXCERPT_CHARS],
         )
 
-    first_line = stats.seen_ids.get(ticket.id)
-    if first_line is not None:
-        return reject("id", f"duplicate ticket id, first seen on line {first_line}")
-    stats.seen_ids[ticket.id] = line_no
+    conflict = ids.conflicts.get(ticket.id)
+    if conflict is not None:
+        lines = ", ".join(map(str, conflict))
+        return reject(
+            "id",
+            f"duplicate ticket id, first seen on line {conflict[0]}, with different content on lines "
+            f"{lines}: every line of this id goes to review (which one is right is for a person to say)",
+        )
+    first = ids.first.get(ticket.id)
+    if first is not None and first[0] != line_no:
+        return reject(
+            "id", f"same content as line {first[0]} (ticket id {ticket.id}): triaged once", DuplicateLine
+        )
     if check_interval and not (start <= ticket.created_at < end):
         return reject(
             "created_at",
