@@ -1,28 +1,44 @@
 """
 ### ticket_triage: one UTC day of support tickets, triaged by an LLM ladder, gated, and routed
 
-**Which day**: `params.date` if given, else the UTC date of the run's logical date (so
-`airflow dags test ticket_triage 2025-10-01` processes 2025-10-01, like the scheduled or backfill run
-of that date), else the last complete UTC day before the run (said in the triage log).
+**Which day a run processes**: the `date` param if given; else the UTC date of the run's logical
+date (so `airflow dags test ticket_triage 2025-10-01` processes 2025-10-01, like the scheduled or
+backfill run of that date); else, for a run with no logical date, the last complete UTC day before
+the run. `plan_batches` says which in its log. A run fails at once, saying what to set, when its
+day is not over yet (the Trigger form's default logical date is *now*: clear it, or set `date`) or
+when the day has no tickets file (the message lists the days the source has). A run never ends
+green having triaged nothing.
+
+**Range**: the schedule (one full UTC day per run, `[D 00:00, D+1 00:00)`) starts at
+`TRIAGE_START_DATE` and, with catchup, creates the runs up to `TRIAGE_END_DATE`; both default to
+the sample data (2025-09-01 to 2025-11-29), so unpausing a fresh install triages the 90 sample days
+and stops. `TRIAGE_END_DATE=none`: the schedule never ends (production). The end bounds only the
+schedule: the DAG has no `end_date`, so a run triggered from the form, the REST API or
+`airflow dags test` runs its tasks whatever its date.
+
+**Where the day's result is**: the `report` task's XCom (`return_value`, day first) and the
+`ticket_triage_outcomes` asset event it emits (same digest: gate split, paged, escalation rate,
+cost, tokens, by rung, fallbacks, and `location`, the day's output directory); `report.md` and
+`summary.json` in that directory. Mapped `triage` tasks are labelled with their day and batch.
 
 **Tasks**: `plan_batches` (the day's tickets in batches of `batch_size`) -> `triage` (mapped, one
-task per batch: LLM ladder, per-ticket checkpoints) -> `merge` (`outcomes.jsonl`, asset event with
-the day's totals) -> `gate` (branch: auto-reply / manual review / page engineering / nothing to do)
--> `report` (`summary.json`, `report.md`). Outputs go to `<output_root>/<YYYY-MM-DD>/`.
+task per batch: LLM ladder, per-ticket checkpoints) -> `merge` (`outcomes.jsonl`) -> `gate`
+(branch: auto-reply / manual review / page engineering / nothing to do) -> `report`
+(`summary.json`, `report.md`, the asset event). Outputs go to `<output_root>/<YYYY-MM-DD>/`.
 
-**Connections**: `litellm_default` (model ladder; absent = offline model), `redis_default` (LLM cache
-and side-effect ledger), `jira_default`, `slack_api_default` (absent = local review queue).
+**Connections**: `litellm_default` (model ladder), `redis_default` (LLM cache and side-effect
+ledger), `jira_default`, `slack_api_default` (absent = local review queue).
 Logic lives in `plugins/llm_operators`; this file only wires tasks.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param
+from airflow.sdk import DAG, Asset, Param
 
 from llm_operators.operators.auto_reply import AutoReplyOperator
 from llm_operators.operators.batches import DEFAULT_BATCH_SIZE, MergeBatchesOperator, PlanBatchesOperator
@@ -30,6 +46,7 @@ from llm_operators.operators.gate import QualityGateOperator
 from llm_operators.operators.manual_review import ManualReviewOperator, PageEngineeringOperator
 from llm_operators.operators.report import TriageReportOperator
 from llm_operators.operators.triage import TriageOperator
+from llm_operators.schedule import DailyUtcUntil
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_ROOT = os.environ.get("TRIAGE_SOURCE_ROOT") or str(
@@ -38,23 +55,23 @@ SOURCE_ROOT = os.environ.get("TRIAGE_SOURCE_ROOT") or str(
 OUTPUT_ROOT = os.environ.get("TRIAGE_OUTPUT_ROOT") or str(PROJECT_ROOT / "output")
 # Defaults are the sample range, so catchup on a fresh install runs exactly the 90 sample days.
 START_DATE = datetime.fromisoformat(os.environ.get("TRIAGE_START_DATE") or "2025-09-01").replace(tzinfo=UTC)
-# Empty or unset: the sample range's end. "none": no end date (production keeps running).
+# The schedule's last day. Empty or unset: the sample range's end. "none": no end (production).
+# Deliberately not the DAG's end_date, which would also make manual runs after it run no task.
 _end = os.environ.get("TRIAGE_END_DATE") or "2025-11-29"
-END_DATE = None if _end.lower() == "none" else datetime.fromisoformat(_end).replace(tzinfo=UTC)
+SCHEDULE_LAST_DAY = None if _end.lower() == "none" else date.fromisoformat(_end)
 LLM_POOL = os.environ.get("TRIAGE_LLM_POOL", "llm_calls")
 RETRIES = int(os.environ.get("TRIAGE_TASK_RETRIES", "3"))  # tests set 0 to fail fast
 
-TRIAGED_DAY = Asset(
-    name="ticket_triage_outcomes", uri=f"file://{OUTPUT_ROOT}/outcomes", group="ticket_triage"
-)
+# One identity wherever outputs are written (Airflow keeps one active asset per name, so a URI built
+# from the output root breaks when the root changes); each event's extra says where its day's files are.
+TRIAGED_DAY = Asset(name="ticket_triage_outcomes", group="ticket_triage")
 
 with DAG(
     dag_id="ticket_triage",
     description="Triage one UTC day of support tickets with an LLM ladder, gate, and route them",
     doc_md=__doc__,
-    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),  # one full UTC day per run
+    schedule=DailyUtcUntil(SCHEDULE_LAST_DAY),  # one full UTC day per run; no DAG end_date (doc above)
     start_date=START_DATE,
-    end_date=END_DATE,
     catchup=True,
     max_active_runs=4,
     render_template_as_native_obj=True,
@@ -70,7 +87,10 @@ with DAG(
             None,
             type=["null", "string"],
             format="date",
-            description="UTC day to process (YYYY-MM-DD); empty = the run's logical date",
+            title="Day to process (UTC)",
+            description="Pick the UTC day to triage (the picker shows dates in your browser's format; the "
+            "REST API and `airflow dags test -c` take YYYY-MM-DD). Empty: the day of the logical date, "
+            "or the last complete UTC day for a run without one.",
         ),
         "max_tickets": Param(
             None,
@@ -143,9 +163,11 @@ with DAG(
         ticket_source="{{ params.ticket_source }}",
         jira_project="{{ params.jira_project }}",
         pool=LLM_POOL,
+        # the grid and the mapped-task list show "2025-10-01 batch 1/3" instead of a bare index
+        map_index_template="{{ task.batch.day }} batch {{ task.batch.index + 1 }}/{{ task.batch.of }}",
     ).expand(batch=plan.output)
     merge = MergeBatchesOperator(
-        task_id="merge", batches=triage.output, output_root="{{ params.output_root }}", outlets=[TRIAGED_DAY]
+        task_id="merge", batches=triage.output, output_root="{{ params.output_root }}"
     )
     gate = QualityGateOperator(
         task_id="gate",
@@ -169,5 +191,6 @@ with DAG(
         triage_summary=merge.output,
         output_root="{{ params.output_root }}",
         trigger_rule="none_failed_min_one_success",
+        outlets=[TRIAGED_DAY],
     )
     gate >> branches >> report

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -41,17 +43,52 @@ def test_parse_is_fast_and_never_imports_litellm() -> None:
     assert seconds < 1.0, f"DAG file took {seconds:.2f}s to parse"
 
 
-def test_schedule_is_one_full_utc_day_with_catchup(dag) -> None:
-    from airflow.sdk import CronDataIntervalTimetable
+def test_schedule_is_one_full_utc_day_with_catchup_over_the_sample_range(dag) -> None:
+    from airflow.timetables.interval import CronDataIntervalTimetable
 
     assert isinstance(dag.timetable, CronDataIntervalTimetable)
     assert dag.catchup is True
     assert dag.start_date.isoformat() == "2025-09-01T00:00:00+00:00"
-    assert dag.end_date.isoformat() == "2025-11-29T00:00:00+00:00"
+    # no DAG end_date: Airflow would run no task of a manual run dated after it (the form's "now")
+    assert dag.end_date is None and all(t.end_date is None for t in dag.tasks)
+    assert dag.timetable.last_day.isoformat() == "2025-11-29"
     assert 1 <= dag.max_active_runs <= 8
     # a data-interval timetable at midnight UTC: each run covers [D 00:00, D+1 00:00) UTC
-    assert dag.timetable.expression == "0 0 * * *"
-    assert str(dag.timetable.timezone) in ("UTC", "Timezone('UTC')")
+    assert dag.timetable._expression == "0 0 * * *"
+    assert str(dag.timetable._timezone) in ("UTC", "Timezone('UTC')")
+
+
+def test_the_schedule_stops_at_its_last_day_but_manual_runs_are_not_bounded(dag) -> None:
+    """Catchup on a fresh install creates exactly the sample days; a manual run of any date is allowed."""
+    from airflow.timetables.base import DataInterval, TimeRestriction
+
+    from llm_operators.schedule import DailyUtcUntil
+
+    tt = DailyUtcUntil(date(2025, 9, 3))
+    restriction = TimeRestriction(datetime(2025, 9, 1, tzinfo=UTC), None, catchup=True)
+    starts, last = [], None
+    while (
+        info := tt.next_dagrun_info(last_automated_data_interval=last, restriction=restriction)
+    ) is not None:
+        starts.append(info.data_interval.start.date().isoformat())
+        assert info.data_interval.end - info.data_interval.start == timedelta(days=1)
+        last = DataInterval(info.data_interval.start, info.data_interval.end)
+        assert len(starts) < 10, starts
+    assert starts == ["2025-09-01", "2025-09-02", "2025-09-03"]
+    unbounded = DailyUtcUntil(None).next_dagrun_info(
+        last_automated_data_interval=last, restriction=restriction
+    )
+    assert unbounded is not None and unbounded.data_interval.start.date() == date(2025, 9, 4)
+    # serialised and back (the scheduler sees the deserialised one)
+    assert DailyUtcUntil.deserialize(tt.serialize()).last_day == date(2025, 9, 3)
+    assert DailyUtcUntil.deserialize(DailyUtcUntil(None).serialize()).last_day is None
+
+
+def test_the_timetable_is_registered_by_a_plugin() -> None:
+    """Airflow serialises only timetables a plugin registers, under the class's import path."""
+    from airflow import plugins_manager
+
+    assert "llm_operators.schedule.DailyUtcUntil" in plugins_manager.get_timetables_plugins()
 
 
 def test_wiring(dag) -> None:
@@ -79,7 +116,10 @@ def test_wiring(dag) -> None:
     assert tasks["report"].trigger_rule == "none_failed_min_one_success"
     assert tasks["triage"].pool == "llm_calls"
     assert tasks["triage"].retries >= 1 and tasks["triage"].retry_exponential_backoff
-    assert [o.name for o in tasks["merge"].outlets] == ["ticket_triage_outcomes"]
+    # the report (after the gate) emits the day's asset event; its identity is not the output root
+    assert tasks["merge"].outlets == []
+    [asset] = tasks["report"].outlets
+    assert (asset.name, asset.uri) == ("ticket_triage_outcomes", "ticket_triage_outcomes")
 
 
 def test_params_for_ui_triggers(dag) -> None:
@@ -95,6 +135,31 @@ def test_params_for_ui_triggers(dag) -> None:
     ):
         assert name in params
     assert params["min_confidence"] == 0.65 and params["dry_run"] is False and params["date"] is None
+
+
+def test_date_param_help_matches_what_the_form_shows(dag) -> None:
+    """format "date" renders a date picker in the browser's locale (mm/dd/yyyy in en-US): the help
+    must not tell the user to type YYYY-MM-DD there, only for the API and the CLI."""
+    param = dag.params.get_param("date")
+    assert param.schema["format"] == "date"
+    assert "picker" in param.description and "REST API" in param.description
+
+
+def test_asset_identity_does_not_depend_on_the_output_root(tmp_path: Path) -> None:
+    probe = (
+        "import importlib.util, json\n"
+        f"spec = importlib.util.spec_from_file_location('d', {str(DAGS / 'ticket_triage.py')!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "print(json.dumps([m.TRIAGED_DAY.name, m.TRIAGED_DAY.uri]))\n"
+    )
+    seen = set()
+    for root in ("/srv/a", "s3://bucket/b"):
+        env = {**os.environ, "TRIAGE_OUTPUT_ROOT": root}
+        out = subprocess.run(
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+        )
+        seen.add(out.stdout.strip().splitlines()[-1])
+    assert len(seen) == 1, seen
 
 
 def test_templates_never_use_ds_or_the_data_interval() -> None:
@@ -121,5 +186,6 @@ def test_every_templated_argument_is_a_template_field(dag) -> None:
     for task in dag.tasks:
         kwargs = getattr(task, "partial_kwargs", None) or vars(task)
         fields = set(task.template_fields)
-        literal = {k for k, v in kwargs.items() if isinstance(v, str) and "{{" in v}
+        # map_index_template is rendered by Airflow itself after the task ran
+        literal = {k for k, v in kwargs.items() if isinstance(v, str) and "{{" in v} - {"map_index_template"}
         assert literal <= fields, f"{task.task_id}: {sorted(literal - fields)} are not template_fields"

@@ -115,7 +115,59 @@ def summarise(day: str, outcomes: Iterable[TicketOutcome], rejected_lines: int =
                 g.reasons[r] = g.reasons.get(r, 0) + 1
     s.by_model, s.by_rung = dict(sorted(by_model.items())), dict(sorted(by_rung.items()))
     s.stopped_at_rung, s.fallbacks = dict(sorted(stopped.items())), dict(fallbacks)
+    # sums of float prices carry binary noise (0.009285600000000001); no price has more digits
+    s.cost_usd, s.cache_savings_usd = round_usd(s.cost_usd), round_usd(s.cache_savings_usd)
+    for u in (*s.by_model.values(), *s.by_rung.values()):
+        u.cost_usd = round_usd(u.cost_usd)
     return s
+
+
+def round_usd(usd: float) -> float:
+    """Ten decimals: below any per-token price, above the noise of summing floats."""
+    return round(usd, 10)
+
+
+def day_digest(summary: TriageSummary, **context: object) -> dict[str, object]:
+    """The day's result as one flat-ish dict, day first: the report's XCom and the asset event's extra.
+
+    Ordered for a person scanning the UI (the day, then where tickets went, then what it cost), and
+    only what is known: the gate split appears once the gate has run.
+    """
+    g = summary.gate
+    out: dict[str, object] = {"day": summary.day, "tickets": summary.tickets}
+    if g is not None:
+        out |= {
+            "auto_reply": g.auto_reply,
+            "manual_review": g.manual_review,
+            "paged": g.page_engineering,
+        }
+    out |= {
+        "escalated": summary.escalated,
+        "escalation_rate": round(summary.escalation_rate, 3),
+        "unresolved": summary.unresolved,
+        "rejected_lines": summary.rejected_lines,
+        "cost_usd": round(summary.cost_usd, 6),
+        "tokens": {"in": summary.prompt_tokens, "out": summary.completion_tokens},
+        "calls": summary.calls,
+        "cache_hits": summary.cache_hits,
+        "cache_savings_usd": round(summary.cache_savings_usd, 6),
+        "stopped_at_rung": summary.stopped_at_rung,
+        "by_rung": {k: _usage(u) for k, u in summary.by_rung.items()},
+        "fallbacks": summary.fallbacks,
+        "by_model": {k: _usage(u) for k, u in summary.by_model.items()},
+    }
+    if g is not None:
+        out["review_reasons"] = dict(sorted(g.reasons.items(), key=lambda kv: -kv[1]))
+    return out | context
+
+
+def _usage(u: ModelUsage) -> dict[str, object]:
+    return {
+        "calls": u.calls,
+        "cache_hits": u.cache_hits,
+        "tokens": {"in": u.prompt_tokens, "out": u.completion_tokens},
+        "cost_usd": round(u.cost_usd, 6),
+    }
 
 
 def _fmt_cost(usd: float) -> str:
@@ -123,21 +175,34 @@ def _fmt_cost(usd: float) -> str:
 
 
 def render_days_table(summaries: list[TriageSummary]) -> str:
-    """Per-day and total lines; used by the task log, the demo and report.md."""
+    """Per-day and total lines; used by the task logs, the CLI and report.md.
+
+    The auto/review/page columns appear only once some day has been through the gate: before it (the
+    triage and merge logs) they would read as zeros that are not.
+    """
+    gated = any(s.gate is not None for s in summaries)
+    gate_head = f"{'auto':>6}{'review':>8}{'page':>6}" if gated else ""
     header = (
-        f"{'day':<12}{'tickets':>8}{'auto':>6}{'review':>8}{'page':>6}{'escal.':>8}{'unres.':>8}"
+        f"{'day':<12}{'tickets':>8}{gate_head}{'escal.':>8}{'unres.':>8}"
         f"{'tokens':>10}{'cost':>11}{'cache':>7}"
     )
     lines = [header, "-" * len(header)]
-    total = TriageSummary(day="TOTAL")
-    total_gate = GateSplit()
-    for s in summaries:
-        g = s.gate or GateSplit()
-        lines.append(
-            f"{s.day:<12}{s.tickets:>8}{g.auto_reply:>6}{g.manual_review:>8}{g.page_engineering:>6}"
-            f"{s.escalated:>8}{s.unresolved:>8}{s.prompt_tokens + s.completion_tokens:>10}"
-            f"{_fmt_cost(s.cost_usd):>11}{s.cache_hit_rate:>7.0%}"
+    total = TriageSummary(day="TOTAL", gate=GateSplit() if gated else None)
+
+    def row(s: TriageSummary) -> str:
+        if not gated:
+            split = ""
+        elif s.gate is None:
+            split = f"{'-':>6}{'-':>8}{'-':>6}"
+        else:
+            split = f"{s.gate.auto_reply:>6}{s.gate.manual_review:>8}{s.gate.page_engineering:>6}"
+        return (
+            f"{s.day:<12}{s.tickets:>8}{split}{s.escalated:>8}{s.unresolved:>8}"
+            f"{s.prompt_tokens + s.completion_tokens:>10}{_fmt_cost(s.cost_usd):>11}{s.cache_hit_rate:>7.0%}"
         )
+
+    for s in summaries:
+        lines.append(row(s))
         for f in (
             "tickets",
             "escalated",
@@ -149,17 +214,28 @@ def render_days_table(summaries: list[TriageSummary]) -> str:
         ):
             setattr(total, f, getattr(total, f) + getattr(s, f))
         total.cost_usd += s.cost_usd
-        total_gate.auto_reply += g.auto_reply
-        total_gate.manual_review += g.manual_review
-        total_gate.page_engineering += g.page_engineering
+        if total.gate is not None and s.gate is not None:
+            total.gate.auto_reply += s.gate.auto_reply
+            total.gate.manual_review += s.gate.manual_review
+            total.gate.page_engineering += s.gate.page_engineering
     if len(summaries) > 1:
         lines.append("-" * len(header))
+        lines.append(row(total))
+    return "\n".join(lines)
+
+
+def render_rungs_table(summary: TriageSummary) -> str:
+    """Where the ladder spent the day: calls, tokens and cost per rung, and where tickets stopped."""
+    header = f"{'rung':<12}{'stopped':>8}{'calls':>7}{'cached':>8}{'tokens':>10}{'cost':>11}"
+    lines = [header, "-" * len(header)]
+    for rung in sorted(set(summary.by_rung) | set(summary.stopped_at_rung)):
+        u = summary.by_rung.get(rung, ModelUsage())
         lines.append(
-            f"{'TOTAL':<12}{total.tickets:>8}{total_gate.auto_reply:>6}{total_gate.manual_review:>8}"
-            f"{total_gate.page_engineering:>6}{total.escalated:>8}{total.unresolved:>8}"
-            f"{total.prompt_tokens + total.completion_tokens:>10}{_fmt_cost(total.cost_usd):>11}"
-            f"{total.cache_hit_rate:>7.0%}"
+            f"{rung:<12}{summary.stopped_at_rung.get(rung, 0):>8}{u.calls:>7}{u.cache_hits:>8}"
+            f"{u.prompt_tokens + u.completion_tokens:>10}{_fmt_cost(u.cost_usd):>11}"
         )
+    fallbacks = ", ".join(f"{k}: {v}" for k, v in summary.fallbacks.items()) or "none"
+    lines.append(f"escalation rate {summary.escalation_rate:.0%}; fallbacks: {fallbacks}")
     return "\n".join(lines)
 
 

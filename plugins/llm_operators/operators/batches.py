@@ -17,8 +17,7 @@ from llm_operators.core.outputs import read_jsonl
 from llm_operators.core.report import render_days_table, render_models_table, summarise
 from llm_operators.operators.params import optional_int
 from llm_operators.operators.sources import ticket_source_for
-from llm_operators.operators.storage import day_outputs, run_day_for
-from llm_operators.operators.triage import publish_asset_extra
+from llm_operators.operators.storage import day_outputs, require_day_file, run_day_for
 
 DEFAULT_BATCH_SIZE = 2000
 
@@ -57,11 +56,14 @@ class PlanBatchesOperator(BaseOperator):
         self.max_tickets = max_tickets
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        day = run_day_for(self.run_date, context, self.log).day
+        run_day = run_day_for(self.run_date, context, self.log)
+        day = run_day.day
         _, count = ticket_source_for(
             self.ticket_source, self.source_root, self.jira_conn_id, self.jira_project
         )
         items = count(day)
+        if self.ticket_source == "files":
+            require_day_file(self.source_root, run_day)
         batch_size = optional_int(self.batch_size) or DEFAULT_BATCH_SIZE
         specs = plan_batches(day.isoformat(), items, batch_size, optional_int(self.max_tickets))
         self.log.info("%s: %d lines -> %d batch(es) of up to %d", day, items, len(specs), batch_size)
@@ -69,7 +71,11 @@ class PlanBatchesOperator(BaseOperator):
 
 
 class MergeBatchesOperator(BaseOperator):
-    """Streams the batches' outcomes into the day's files and returns the day's summary."""
+    """Streams the batches' outcomes into the day's files and returns the day's triage summary.
+
+    The gate has not run yet, so neither the log nor the XCom has a gate split; the day's full
+    result (and the asset event) comes from the report task.
+    """
 
     template_fields: Sequence[str] = ("batches", "output_root")
 
@@ -87,7 +93,7 @@ class MergeBatchesOperator(BaseOperator):
         tickets, rejected = merge_batches(outputs, specs)
         summary = summarise(day, read_jsonl(outputs.outcomes, TicketOutcome), rejected_lines=rejected)
         self.log.info(
-            "merged %d batch(es) of %s: %d tickets, %d rejected lines\n%s\n\n%s",
+            "merged %d batch(es) of %s: %d tickets, %d rejected lines (the gate decides next)\n%s\n\n%s",
             len(specs),
             day,
             tickets,
@@ -102,5 +108,4 @@ class MergeBatchesOperator(BaseOperator):
             "offline": all(s["offline"] for s in summaries),
             "batches": len(specs),
         }
-        publish_asset_extra(self, context, payload)
         return payload

@@ -1,4 +1,8 @@
-"""`TriageReportOperator`: the day's `summary.json` and `report.md`, after whichever branches ran."""
+"""`TriageReportOperator`: the day's `summary.json` and `report.md`, after whichever branches ran.
+
+It is the first task that knows the whole day (triage and gate), so it also returns the day's
+digest as XCom and puts it, with where the files are, on its outlet assets' events.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,17 @@ from airflow.sdk import BaseOperator, Context
 
 from llm_operators.core.models import TicketOutcome
 from llm_operators.core.outputs import read_jsonl, write_json
-from llm_operators.core.report import render_days_table, render_markdown, render_models_table, summarise
+from llm_operators.core.report import (
+    day_digest,
+    render_days_table,
+    render_markdown,
+    render_models_table,
+    render_rungs_table,
+    summarise,
+)
 from llm_operators.operators.storage import day_outputs
+
+OUTPUT_FILES = ("outcomes.jsonl", "outbox.jsonl", "review.jsonl", "review_actions.jsonl", "rejected.jsonl")
 
 
 class TriageReportOperator(BaseOperator):
@@ -29,17 +42,7 @@ class TriageReportOperator(BaseOperator):
             read_jsonl(outputs.outcomes, TicketOutcome),
             rejected_lines=self.triage_summary.get("rejected_lines", 0),
         )
-        files = {
-            name: str(outputs.path(name))
-            for name in (
-                "outcomes.jsonl",
-                "outbox.jsonl",
-                "review.jsonl",
-                "review_actions.jsonl",
-                "rejected.jsonl",
-            )
-            if outputs.path(name).exists()
-        }
+        files = {name: str(outputs.path(name)) for name in OUTPUT_FILES if outputs.path(name).exists()}
         data = {
             **summary.model_dump(mode="json"),
             "run_id": context["run_id"],
@@ -49,6 +52,22 @@ class TriageReportOperator(BaseOperator):
         write_json(outputs.summary, data)
         with outputs.report.open("w") as fh:
             fh.write(render_markdown(summary, files))
-        self.log.info("day %s:\n%s\n\n%s", day, render_days_table([summary]), render_models_table([summary]))
+        digest = day_digest(
+            summary,
+            offline=self.triage_summary.get("offline"),
+            run_id=context["run_id"],
+            location=str(outputs.dir),
+            report=str(outputs.report),
+        )
+        # The asset's identity is fixed (not the output root); the event says where this day's files are.
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra = digest
+        self.log.info(
+            "day %s:\n%s\n\n%s\n\n%s",
+            day,
+            render_days_table([summary]),
+            render_rungs_table(summary),
+            render_models_table([summary]),
+        )
         self.log.info("report: %s  summary: %s", outputs.report, outputs.summary)
-        return {k: data[k] for k in ("day", "tickets", "escalated", "unresolved", "cost_usd", "gate")}
+        return digest

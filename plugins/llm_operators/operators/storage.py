@@ -2,20 +2,52 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from airflow.sdk import ObjectStoragePath
+from airflow.sdk.exceptions import AirflowFailException
 
 from llm_operators.core.outputs import DayOutputs
-from llm_operators.core.run_day import RunDay, resolve_run_day
+from llm_operators.core.run_day import RunDay, RunDayError, missing_day_file_message, resolve_run_day
 
 
 def run_day_for(run_date: Any, context: Any, task_log: Any) -> RunDay:
-    """The day a run processes (see core/run_day.py), said in the task log."""
-    run_day = resolve_run_day(run_date, context.get("logical_date"), datetime.now(UTC))
-    task_log.info("%s", run_day.describe())
+    """The day a run processes (see core/run_day.py), said in the task log.
+
+    A day that cannot be right (not over yet, a malformed `date`) fails the task at once: retrying
+    cannot fix a parameter, and the message says what to set.
+    """
+    now = datetime.now(UTC)
+    try:
+        run_day = resolve_run_day(run_date, context.get("logical_date"), now)
+        task_log.info("%s", run_day.describe())
+        if warning := run_day.check_over(now):
+            task_log.warning("%s", warning)
+    except RunDayError as exc:
+        raise AirflowFailException(str(exc)) from None
     return run_day
+
+
+def require_day_file(source_root: str, run_day: RunDay) -> None:
+    """A day without its tickets file fails the run, saying which days the source does have.
+
+    A missing file is far more often a wrong day or root (the UI form's default, a late export) than
+    a day without tickets, and a green run that triaged nothing hides that; an empty file is an
+    empty day.
+    """
+    root = storage_path(source_root)
+    path = root / f"{run_day.day.isoformat()}.jsonl"
+    if path.exists():
+        return
+    days: list[date] = []
+    if root.exists():
+        for p in root.iterdir():
+            try:
+                days.append(date.fromisoformat(p.name.removesuffix(".jsonl")))
+            except ValueError:
+                continue
+    raise AirflowFailException(missing_day_file_message(run_day, str(path), sorted(days)))
 
 
 def storage_path(url: str) -> ObjectStoragePath:
