@@ -1,4 +1,4 @@
-"""LiteLLM's response cache under the Router: the real Redis (127.0.0.1:6379, db 14) and the local one.
+"""The answer cache in front of the Router: the real Redis (127.0.0.1:6379, db 14) and the local one.
 
 A re-run of a day must be served entirely from the cache (zero requests at the chaos server), cost
 nothing and show the avoided spend as savings; a new namespace (prompt version) must miss.
@@ -27,7 +27,7 @@ from llm_operators.core.ladder import Ladder, LadderPolicy
 from llm_operators.core.models import OutcomeStatus, TicketOutcome
 from llm_operators.core.outputs import DayOutputs
 from llm_operators.core.triage_run import DayPlan, DayResult, triage_day
-from llm_operators.llm.cache import install_cache, uninstall_cache
+from llm_operators.llm.cache import install_cache, installed_cache, uninstall_cache
 from llm_operators.llm.router_client import TriageRouter
 
 REPO = Path(__file__).resolve().parents[2]
@@ -211,12 +211,67 @@ def test_install_cache_is_idempotent_and_uninstall_removes_it() -> None:
     try:
         first = install_cache({"type": "local", "namespace": "a"})
         assert install_cache({"type": "local", "namespace": "a"}) is first
-        assert litellm.cache is first
-        litellm.cache = None  # someone else removed or replaced it: installed again
+        assert installed_cache() is first
+        litellm.cache = litellm.Cache(type="local")  # litellm's own cache must never answer instead
         again = install_cache({"type": "local", "namespace": "a"})
-        assert again is not first and litellm.cache is again
+        assert again is first and litellm.cache is None
         other = install_cache({"type": "local", "namespace": "b"})
-        assert other is not again and litellm.cache is other
+        assert other is not first and installed_cache() is other
     finally:
         uninstall_cache()
-    assert litellm.cache is None
+    assert installed_cache() is None and litellm.cache is None
+
+
+def fallback_settings(server: ChaosServer) -> LiteLLMSettings:
+    def hosted(group: str, model: str, api_base: str) -> dict[str, Any]:
+        params = {"model": model, "api_base": api_base, "api_key": "sk-test", **PRICE}
+        return {"model_name": group, "litellm_params": params}
+
+    return LiteLLMSettings.parse(
+        {
+            "model_list": [
+                hosted("cheap", "openai/cheap", server.openai_base),
+                hosted("cheap-backup", "anthropic/claude-test", server.url),
+                hosted("strong", "openai/strong", server.openai_base),
+            ],
+            "ladder": ["cheap", "strong"],
+            "router_settings": {
+                "num_retries": 0,
+                "timeout": 5,
+                "fallbacks": [{"cheap": ["cheap-backup"]}],
+                "allowed_fails": 100,  # no breaker here: each ticket meets the flaky primary itself
+            },
+        },
+        "test",
+    )
+
+
+def test_a_flaky_day_with_fallbacks_is_free_the_second_time(
+    chaos: ChaosServer, redis_db: Any, tmp_path: Path
+) -> None:
+    """LiteLLM caches under the group that answered: a fallback's answer was missed by the re-run."""
+    root = tmp_path / "tickets"
+    tickets = len(generate_day(root, DAY, 30))
+    chaos.configure({"models": {"cheap": {"error_rates": {503: 0.3}, "seed": 7}}})
+    install_cache(redis_cache_kwargs("test:triage-v1"))
+
+    def run(out: Path) -> list[TicketOutcome]:
+        plan = DayPlan(source_root=root, outputs=DayOutputs(out, DAY.isoformat()), day=DAY, concurrency=4)
+        with TriageRouter(fallback_settings(chaos), cache_responses=True) as router:
+            triage_day(plan, Ladder(LadderPolicy(rungs=["cheap", "strong"]), router.call))
+        return [TicketOutcome.model_validate_json(x) for x in plan.outputs.outcomes.read_text().splitlines()]
+
+    first = run(tmp_path / "out1")
+    sent = chaos.stats()["total_requests"]
+    assert chaos.stats()["models"]["claude-test"]["requests"] >= 3  # the fallback did answer some
+    assert sum(c.fallback_used for c in calls(first)) >= 3
+
+    uninstall_cache()  # a new worker process
+    install_cache(redis_cache_kwargs("test:triage-v1"))
+    second = run(tmp_path / "out2")
+    assert chaos.stats()["total_requests"] == sent  # ZERO provider requests, fallbacks included
+    assert all(c.cache_hit and c.attempts == 0 for c in calls(second))
+    assert [(o.ticket_id, o.result, o.final_model) for o in second] == [
+        (o.ticket_id, o.result, o.final_model) for o in first
+    ]
+    assert len(second) == tickets

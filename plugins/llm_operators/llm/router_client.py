@@ -1,11 +1,16 @@
 """A LiteLLM Router built from `LiteLLMSettings`, and one call that returns content plus its record.
 
-Retries, cooldowns, rpm/tpm limits, provider fallback and response caching are the Router's; this
-module only translates settings into Router arguments and a Router response into a `CallRecord`.
+Retries within a model group and cooldowns of a group's deployments are the Router's. Around it,
+per call: the answer cache (keyed by the group asked, llm/cache.py), the fallback chain with a
+circuit breaker per group (llm/breaker.py), and a requests-per-minute limiter per deployment
+(llm/limits.py) that the Router awaits before each request. With Redis the breaker and the limiter
+are shared by every task and worker. See docs/limits.md.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import time
@@ -20,8 +25,11 @@ from litellm.types.router import RetryPolicy
 
 from llm_operators.core.config import ConfigError, LiteLLMSettings
 from llm_operators.core.models import CallRecord, CallStatus
-from llm_operators.core.prompts import response_format
+from llm_operators.core.prompts import response_format as triage_schema
+from llm_operators.llm.breaker import Admission, CircuitBreaker, LocalBreakerStore, RedisBreakerStore
+from llm_operators.llm.cache import AnswerCache, CachedAnswer, installed_cache
 from llm_operators.llm.callbacks import register_callback, unregister_callback
+from llm_operators.llm.limits import WINDOW_S, DeploymentRateLimiter, LocalWindowStore, RedisWindowStore
 from llm_operators.llm.offline_provider import register_offline_provider
 
 # Like the model cost map (see llm/__init__.py): litellm fetches Anthropic's beta-header table from
@@ -29,6 +37,8 @@ from llm_operators.llm.offline_provider import register_offline_provider
 os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
 
 _CALL_ID_KEY = "triage_call_id"
+# Errors that say the request was wrong, not the deployment: they do not count against its breaker.
+_REQUEST_FAULTS = frozenset({400, 413, 422})
 _LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
 
 
@@ -131,8 +141,31 @@ def build_retry_policy(settings: LiteLLMSettings) -> RetryPolicy:
     )
 
 
+def fallback_chains(settings: LiteLLMSettings) -> dict[str, list[str]]:
+    """Each group followed by its fallbacks, in the order `router_settings.fallbacks` gives them."""
+    fallbacks: dict[str, list[str]] = {}
+    for mapping in settings.router_settings.fallbacks:
+        for src, targets in mapping.items():
+            fallbacks.setdefault(src, []).extend(t for t in targets if t != src)
+    groups = {d.model_name for d in settings.model_list}
+    return {g: [g, *dict.fromkeys(fallbacks.get(g, []))] for g in groups}
+
+
+def _is_health_failure(exc: Exception) -> bool:
+    status = getattr(exc, "status_code", None)
+    return not (isinstance(status, int) and status in _REQUEST_FAULTS)
+
+
+def _error_text(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+
+
 class TriageRouter:
-    """Owns one `litellm.Router`; `call()` asks one model group and never raises for provider errors."""
+    """Owns one `litellm.Router`; `call()` asks one model group and never raises for provider errors.
+
+    `redis`: a redis-py client for the shared breaker and limiter; by default the installed answer
+    cache's, when it lives in Redis. `limits_window_s` exists for tests only (60 s in production).
+    """
 
     def __init__(
         self,
@@ -141,6 +174,8 @@ class TriageRouter:
         api_key: str | None = None,
         api_base: str | None = None,
         cache_responses: bool = False,
+        redis: Any | None = None,
+        limits_window_s: float = WINDOW_S,
     ) -> None:
         quiet_litellm()
         validate_models(settings)
@@ -148,7 +183,7 @@ class TriageRouter:
         rs = settings.router_settings
         self.router = Router(
             model_list=build_model_list(settings, api_key, api_base),
-            fallbacks=rs.fallbacks or [],
+            fallbacks=[],  # walked here, so that an open breaker sends a ticket straight to the fallback
             num_retries=rs.num_retries,
             retry_policy=build_retry_policy(settings),
             timeout=rs.timeout,
@@ -156,14 +191,35 @@ class TriageRouter:
             cooldown_time=rs.cooldown_time,
             retry_after=rs.retry_after,
             routing_strategy=rs.routing_strategy,
-            cache_responses=cache_responses,
+            cache_responses=False,  # our answer cache, checked before the Router (llm/cache.py)
         )
+        self.cache: AnswerCache | None = installed_cache() if cache_responses else None
+        if redis is None and self.cache is not None:
+            redis = self.cache.redis
+        self.shared = redis is not None
+        prefix = f"{settings.cache_namespace}:limits"
+        self.breaker = CircuitBreaker(
+            RedisBreakerStore(redis, f"{prefix}:breaker") if redis is not None else LocalBreakerStore(),
+            allowed_fails=rs.allowed_fails,
+            cooldown_s=rs.cooldown_time,
+            probe_ttl_s=rs.timeout * (rs.num_retries + 1) + 1,
+        )
+        self.limiter = DeploymentRateLimiter(
+            RedisWindowStore(redis, f"{prefix}:rpm") if redis is not None else LocalWindowStore(),
+            window_s=limits_window_s,
+        )
+        self._chains = fallback_chains(settings)
+        # a group that has a fallback is not retried beyond its other deployments: the fallback is
+        # the retry, and the breaker needs one request per failure to bound what a dead group costs
+        self._retries = {
+            g: (min(rs.num_retries, len(settings.deployments_of(g)) - 1) if len(chain) > 1 else None)
+            for g, chain in self._chains.items()
+        }
+        self._schema_digest = hashlib.sha256(json.dumps(triage_schema(), sort_keys=True).encode()).hexdigest()
         self._counter = _AttemptCounter()
         register_callback(self._counter)
+        register_callback(self.limiter)
         self._closed = False
-        self._groups = {
-            d["model_info"]["id"]: d["model_name"] for d in self.router.model_list if "id" in d["model_info"]
-        }
         self._models = {
             d["model_info"]["id"]: d["litellm_params"]["model"]
             for d in self.router.model_list
@@ -171,16 +227,30 @@ class TriageRouter:
         }
 
     def close(self) -> None:
-        """Unregister this router's callback from litellm's global lists (idempotent)."""
+        """Unregister this router's callbacks from litellm's global lists (idempotent)."""
         if not self._closed:
             self._closed = True
             unregister_callback(self._counter)
+            unregister_callback(self.limiter)
 
     def __enter__(self) -> TriageRouter:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _cache_key(
+        self, group: str, messages: list[dict[str, str]], schema: dict[str, Any] | None
+    ) -> str | None:
+        if self.cache is None:
+            return None
+        digest = (
+            self._schema_digest
+            if schema is None
+            else hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()
+        )
+        payload = json.dumps([group, messages, digest], separators=(",", ":"))
+        return f"{self.cache.namespace}:answer:{hashlib.sha256(payload.encode()).hexdigest()}"
 
     async def call(
         self,
@@ -191,58 +261,119 @@ class TriageRouter:
         messages: list[dict[str, str]],
         repair: bool = False,
         metadata: dict[str, Any] | None = None,
+        response_format: dict[str, Any] | None = None,
         cache_key_extra: dict[str, Any] | None = None,
     ) -> tuple[str | None, CallRecord]:
-        call_id = f"{ticket_id}:{rung}:{uuid.uuid4().hex}"
+        """`response_format`: the structured-output schema; None is the triage answer's."""
         started = datetime.now(UTC)
         t0 = time.perf_counter()
-        kwargs: dict[str, Any] = {
-            "model": group,
-            "messages": messages,
-            "response_format": response_format(),
-            "metadata": {**(metadata or {}), _CALL_ID_KEY: call_id},
-        }
-        if cache_key_extra:
-            kwargs.update(cache_key_extra)
-        self._counter.start(call_id)
-        try:
+        key = None if cache_key_extra else self._cache_key(group, messages, response_format)
+        if key is not None:
+            assert self.cache is not None
+            hit = self.cache.get(key)
+            if hit is not None:
+                return hit.content, self._record(
+                    ticket_id, rung, group, repair, started, t0, hit, cache_hit=True, attempts=0
+                )
+
+        call_id = f"{ticket_id}:{rung}:{uuid.uuid4().hex}"
+        attempts = 0
+        errors: list[str] = []
+        for asked in self._chains.get(group, [group]):
+            admission = await self.breaker.admit(asked)
+            if admission is Admission.SKIP:
+                errors.append(f"{asked}: circuit open")
+                continue
+            kwargs: dict[str, Any] = {
+                "model": asked,
+                "messages": messages,
+                "response_format": response_format or triage_schema(),
+                "metadata": {**(metadata or {}), _CALL_ID_KEY: call_id},
+            }
+            if self._retries.get(asked) is not None:
+                kwargs["num_retries"] = self._retries[asked]
+            if cache_key_extra:
+                kwargs.update(cache_key_extra)
+            self._counter.start(call_id)
             try:
-                response = await self.router.acompletion(**kwargs)
-            finally:
-                attempts = self._counter.finish(call_id)
-        except Exception as exc:  # every deployment and fallback failed: the ladder decides what next
-            return None, CallRecord(
-                ticket_id=ticket_id,
-                rung=rung,
-                model_group=group,
-                repair=repair,
-                status=CallStatus.ERROR,
-                error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}",
-                latency_ms=(time.perf_counter() - t0) * 1000,
-                attempts=attempts,  # 0 when no request left at all (every deployment cooling down)
-                started_at=started,
+                try:
+                    response = await self.router.acompletion(**kwargs)
+                finally:
+                    attempts += self._counter.finish(call_id)
+            except Exception as exc:  # the next group of the chain, or the ladder, decides what next
+                if _is_health_failure(exc):
+                    self.breaker.failure(asked, admission)
+                else:
+                    self.breaker.release(asked)
+                errors.append(f"{asked}: {_error_text(exc)}")
+                continue
+            self.breaker.success(asked, admission)
+            hidden = getattr(response, "_hidden_params", {}) or {}
+            usage = getattr(response, "usage", None)
+            answer = CachedAnswer(
+                content=response.choices[0].message.content if response.choices else None,
+                answered_group=asked,
+                deployment=self._models.get(hidden.get("model_id")) or getattr(response, "model", None),
+                api_base=hidden.get("api_base"),
+                prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+                cost_usd=float(hidden.get("response_cost") or 0.0),
             )
-        hidden = getattr(response, "_hidden_params", {}) or {}
-        model_id = hidden.get("model_id")
-        answered_group = self._groups.get(model_id, group)
-        usage = getattr(response, "usage", None)
-        cache_hit = hidden.get("cache_hit") is True
-        record = CallRecord(
+            if key is not None and answer.content is not None:
+                assert self.cache is not None
+                self.cache.put(key, answer)
+            record = self._record(
+                ticket_id,
+                rung,
+                group,
+                repair,
+                started,
+                t0,
+                answer,
+                cache_hit=False,
+                attempts=max(1, attempts),
+            )
+            return answer.content, record
+        # every group of the chain failed or is open: the ladder decides what next
+        return None, CallRecord(
             ticket_id=ticket_id,
             rung=rung,
             model_group=group,
-            deployment=self._models.get(model_id) or getattr(response, "model", None),
-            api_base=hidden.get("api_base"),
             repair=repair,
-            status=CallStatus.OK,  # the ladder downgrades to INVALID if the content fails validation
-            prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-            completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
-            cost_usd=float(hidden.get("response_cost") or 0.0),
+            status=CallStatus.ERROR,
+            error="; ".join(errors)[:600],
             latency_ms=(time.perf_counter() - t0) * 1000,
-            cache_hit=cache_hit,
-            fallback_used=answered_group != group,
-            attempts=attempts if cache_hit else max(1, attempts),
+            attempts=attempts,  # 0 when no request left at all (every group open or cooling down)
             started_at=started,
         )
-        content = response.choices[0].message.content if response.choices else None
-        return content, record
+
+    @staticmethod
+    def _record(
+        ticket_id: str,
+        rung: int,
+        group: str,
+        repair: bool,
+        started: datetime,
+        t0: float,
+        answer: CachedAnswer,
+        *,
+        cache_hit: bool,
+        attempts: int,
+    ) -> CallRecord:
+        return CallRecord(
+            ticket_id=ticket_id,
+            rung=rung,
+            model_group=group,
+            deployment=answer.deployment,
+            api_base=answer.api_base,
+            repair=repair,
+            status=CallStatus.OK,  # the ladder downgrades to INVALID if the content fails validation
+            prompt_tokens=answer.prompt_tokens,
+            completion_tokens=answer.completion_tokens,
+            cost_usd=answer.cost_usd,  # for a hit: what it would have cost (the savings)
+            latency_ms=(time.perf_counter() - t0) * 1000,
+            cache_hit=cache_hit,
+            fallback_used=answer.answered_group != group,
+            attempts=attempts,
+            started_at=started,
+        )

@@ -1,0 +1,113 @@
+"""Requests-per-minute limits per deployment that hold across tasks and workers.
+
+LiteLLM 1.106.2's default routing strategy (`simple-shuffle`) uses a deployment's `rpm` only as a
+weight, and its Router keeps usage per process: eight mapped tasks with `rpm: 500` sent up to 4,000
+requests a minute, and a provider's 429s were retried after `retry-after` until the run looked green.
+Here every request to a deployment with `rpm` in its `litellm_params` waits for a slot in a sliding
+window first: in Redis (one Lua script, Redis's own clock) when the run has Redis, else in-process.
+
+The wait happens in the Router's pre-call check (`CustomLogger.async_pre_call_check`, which the Router
+awaits before each request it sends, retries and fallbacks included), so the limit counts requests,
+not tickets. The window is 60 s plus a small margin: a request admitted at the end of one window may
+reach the provider a few milliseconds after the next one's first request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import time
+import uuid
+from collections import deque
+from typing import Any, Protocol
+
+from litellm.integrations.custom_logger import CustomLogger
+
+WINDOW_S = 60.0
+MARGIN_S = 0.5
+
+# KEYS[1] the window; ARGV limit, window in microseconds, a unique member.
+# Returns 0 when admitted, else the microseconds until the oldest request leaves the window.
+_SLIDING_WINDOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1000, math.ceil(tonumber(oldest[2]) + window - now))
+"""
+
+
+class WindowStore(Protocol):
+    def try_acquire(self, key: str, limit: int, window_s: float) -> float:
+        """0.0 if a request may go now (and it is counted), else seconds to wait before trying again."""
+
+
+class LocalWindowStore:
+    def __init__(self) -> None:
+        self._windows: dict[str, deque[float]] = {}
+
+    def try_acquire(self, key: str, limit: int, window_s: float) -> float:
+        now = time.monotonic()
+        window = self._windows.setdefault(key, deque())
+        while window and window[0] <= now - window_s:
+            window.popleft()
+        if len(window) < limit:
+            window.append(now)
+            return 0.0
+        return max(0.001, window[0] + window_s - now)
+
+
+class RedisWindowStore:
+    def __init__(self, client: Any, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+        self._script = client.register_script(_SLIDING_WINDOW)
+
+    def try_acquire(self, key: str, limit: int, window_s: float) -> float:
+        wait_us = self._script(
+            keys=[f"{self.prefix}:{key}"], args=[limit, int(window_s * 1_000_000), uuid.uuid4().hex]
+        )
+        return int(wait_us) / 1_000_000
+
+
+def deployment_key(litellm_params: dict[str, Any]) -> str:
+    """The same deployment has the same key in every process (LiteLLM's model id may not)."""
+    who = f"{litellm_params.get('model')}|{litellm_params.get('api_base') or ''}"
+    return hashlib.sha256(who.encode()).hexdigest()[:16]
+
+
+class DeploymentRateLimiter(CustomLogger):
+    """Holds each request to a rate-limited deployment until its window has room."""
+
+    def __init__(self, store: WindowStore, *, window_s: float = WINDOW_S, margin_s: float = MARGIN_S) -> None:
+        super().__init__()
+        self.store = store
+        self.window_s = window_s + margin_s
+        self.waited_s = 0.0  # total time requests were held, for the task's log
+
+    async def acquire(self, litellm_params: dict[str, Any]) -> None:
+        rpm = litellm_params.get("rpm")
+        if not rpm:
+            return
+        key = deployment_key(litellm_params)
+        started = None
+        while True:
+            wait_s = self.store.try_acquire(key, int(rpm), self.window_s)
+            if wait_s <= 0:
+                if started is not None:
+                    self.waited_s += time.monotonic() - started
+                return
+            started = started or time.monotonic()
+            # a little jitter, so the waiters of one process do not all retry at the same instant
+            await asyncio.sleep(wait_s + random.uniform(0, 0.02))
+
+    async def async_pre_call_check(self, deployment: dict, parent_otel_span: Any = None) -> dict | None:
+        await self.acquire(deployment.get("litellm_params") or {})
+        return None
