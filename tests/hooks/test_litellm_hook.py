@@ -1,4 +1,5 @@
-"""LiteLLMHook: the `litellm` connection in, a validated Router out; offline when no connection."""
+"""LiteLLMHook: the `litellm` connection in, a validated Router out; offline only when chosen, and a
+missing or unfilled connection fails the task at once (no retries), naming what to set."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import asyncio
 import json
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
 from llm_operators.core.config import ConfigError
-from llm_operators.hooks.litellm import LiteLLMHook
+from llm_operators.core.prompts import PROMPT_VERSION
+from llm_operators.hooks.litellm import LiteLLMHook, set_litellm_environment_defaults
 
 SECRET = "sk-test-0123456789abcdefghijklmn"
 
@@ -40,13 +43,73 @@ def _logged(capfd: pytest.CaptureFixture[str]) -> str:
     return out + err
 
 
-def test_no_connection_uses_offline_ladder_and_says_so(capfd: pytest.CaptureFixture[str]) -> None:
+def _offline(monkeypatch: pytest.MonkeyPatch, conn_id: str = "litellm_offline_t") -> str:
+    _conn(monkeypatch, conn_id, extra={"offline": True})
+    return conn_id
+
+
+def test_no_connection_fails_at_once_saying_how_to_set_it_or_choose_offline() -> None:
     hook = LiteLLMHook("litellm_missing_for_test", redis_conn_id=None)
+    with pytest.raises(AirflowFailException) as raised:
+        _ = hook.settings
+    message = str(raised.value)
+    assert "AIRFLOW_CONN_LITELLM_MISSING_FOR_TEST" in message and '"offline": true' in message
+    assert isinstance(raised.value, ConfigError)  # still a configuration error for code that catches those
+    ok, why = hook.test_connection()
+    assert not ok and "No LiteLLM connection" in why
+
+
+def test_offline_is_chosen_explicitly_and_said_once(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    hook = LiteLLMHook(_offline(monkeypatch), redis_conn_id=None)
     assert hook.settings.ladder == ["fast", "careful"]
     assert [d.model for d in hook.settings.model_list] == ["offline/fast", "offline/careful"]
     assert hook.offline is True
     _ = hook.settings  # cached: asking again must not log again
-    assert _logged(capfd).count("Using the offline ladder") == 1
+    assert _logged(capfd).count("chooses the offline models") == 1
+    assert hook.test_connection() == (True, "ladder fast -> careful with offline models")
+
+
+FORM_NULLS = {"escalate_below": None, "concurrency": None, "max_cost_usd": None}
+
+
+def test_form_saved_with_optional_fields_empty_and_models_filled_works(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the UI form stores: every conn-field key, null when left empty, offline unticked."""
+    extra = {**FORM_NULLS, **_extra(router_settings=None), "offline": False}
+    _conn(monkeypatch, "litellm_form1", extra=extra)
+    hook = LiteLLMHook("litellm_form1", redis_conn_id=None)
+    assert hook.settings.escalate_below == 0.7 and hook.settings.concurrency == 16
+    assert hook.settings.max_cost_usd is None and hook.settings.router_settings.num_retries == 2
+    assert hook.offline is False
+    ok, message = hook.test_connection()
+    assert ok and "cheap -> strong" in message
+
+
+def test_form_saved_with_offline_ticked_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    extra = {**FORM_NULLS, "model_list": None, "ladder": [], "router_settings": {}, "offline": True}
+    _conn(monkeypatch, "litellm_form2", extra=extra)
+    hook = LiteLLMHook("litellm_form2", redis_conn_id=None)
+    assert hook.offline and hook.settings.ladder == ["fast", "careful"]
+
+
+def test_form_saved_with_neither_models_nor_offline_fails_at_once_naming_what_to_fill(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    extra = {**FORM_NULLS, "model_list": None, "ladder": None, "router_settings": None, "offline": False}
+    _conn(monkeypatch, "litellm_form3", extra=extra)
+    hook = LiteLLMHook("litellm_form3", redis_conn_id=None)
+    with pytest.raises(AirflowFailException, match=r"litellm_form3.*'model_list'.*'ladder'.*'offline'"):
+        _ = hook.settings
+    assert not hook.test_connection()[0]
+
+
+def test_offline_and_a_model_list_together_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    _conn(monkeypatch, "litellm_form4", extra={**_extra(), "offline": True})
+    with pytest.raises(AirflowFailException, match="choose one"):
+        _ = LiteLLMHook("litellm_form4").settings
 
 
 def test_connection_extra_becomes_settings_and_keys_apply(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,15 +124,21 @@ def test_connection_extra_becomes_settings_and_keys_apply(monkeypatch: pytest.Mo
         # the connection's key and base fill in where a deployment sets none, never overriding
         assert params["cheap"]["api_base"] == "http://127.0.0.1:4000/v1"
         assert params["strong"]["api_base"] == "http://127.0.0.1:9/v1"
-        assert router.router.fallbacks == [{"cheap": ["cheap-backup"]}]
+        # fallbacks are the llm layer's to walk; the hook hands them over as configured
+        assert router.settings.router_settings.fallbacks == [{"cheap": ["cheap-backup"]}]
     finally:
         router.close()
 
 
-def test_unknown_key_in_extra_is_an_error_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_key_in_extra_is_an_error_naming_it_and_fails_without_retries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     _conn(monkeypatch, "litellm_t2", extra=_extra(num_retires=3))
-    with pytest.raises(ConfigError, match=r"litellm_t2.*num_retires: Extra inputs are not permitted"):
+    with pytest.raises(
+        ConfigError, match=r"litellm_t2.*num_retires: Extra inputs are not permitted"
+    ) as raised:
         _ = LiteLLMHook("litellm_t2").settings
+    assert isinstance(raised.value, AirflowFailException)
 
 
 def test_unknown_router_setting_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,7 +171,7 @@ def test_model_litellm_does_not_know_fails_at_build(monkeypatch: pytest.MonkeyPa
     )
     _conn(monkeypatch, "litellm_t5", extra=extra)
     hook = LiteLLMHook("litellm_t5", redis_conn_id=None)
-    with pytest.raises(ConfigError, match=r"model_list\['cheap'\].*gpt-nonexistent-9"):
+    with pytest.raises(AirflowFailException, match=r"model_list\['cheap'\].*gpt-nonexistent-9"):
         hook.get_conn()
     ok, message = hook.test_connection()
     assert not ok and "gpt-nonexistent-9" in message
@@ -125,11 +194,14 @@ def test_api_key_in_extra_is_registered_with_the_secret_masker(monkeypatch: pyte
     assert key not in _secrets_masker().redact(f"calling with {key}")
 
 
-def test_offline_router_answers_and_cache_is_local_without_redis(capfd: pytest.CaptureFixture[str]) -> None:
-    hook = LiteLLMHook("litellm_missing_for_test", redis_conn_id="redis_missing_for_test")
-    kind, kwargs = hook.cache_description()
-    assert kind == "local" and kwargs["namespace"].endswith(":triage-v1")
+def test_offline_router_answers_and_cache_is_local_without_redis(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    hook = LiteLLMHook(_offline(monkeypatch), redis_conn_id="redis_missing_for_test")
+    cache = hook.cache_settings()
+    assert cache["type"] == "local" and cache["namespace"].endswith(f":{PROMPT_VERSION}")
     router = hook.get_conn()
+    assert hook.get_conn() is router is hook.client  # one client per hook, like SlackHook.client
     try:
         content, record = asyncio.run(
             router.call(
@@ -152,11 +224,46 @@ def test_offline_router_answers_and_cache_is_local_without_redis(capfd: pytest.C
     assert "cached in-process only" in _logged(capfd)
 
 
-def test_redis_connection_selects_redis_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_redis_cache_settings_come_from_the_redis_hook(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(
         "AIRFLOW_CONN_REDIS_T8",
-        json.dumps({"conn_type": "redis", "host": "127.0.0.1", "port": 6379, "extra": {"db": 11}}),
+        json.dumps(
+            {
+                "conn_type": "redis",
+                "host": "127.0.0.1",
+                "port": 6379,
+                "login": "triage",
+                "password": "redis-secret-0123",
+                "extra": {"db": 11, "ssl": True, "ssl_cert_reqs": "none"},
+            }
+        ),
     )
-    kind, kwargs = LiteLLMHook("litellm_missing_for_test", redis_conn_id="redis_t8").cache_description()
-    assert kind == "redis"
-    assert (kwargs["host"], kwargs["port"], kwargs["db"]) == ("127.0.0.1", "6379", 11)
+    cache = LiteLLMHook(_offline(monkeypatch), redis_conn_id="redis_t8").cache_settings()
+    assert cache["type"] == "redis"
+    assert (cache["host"], cache["port"], cache["db"]) == ("127.0.0.1", 6379, 11)  # an int, never "None"
+    assert (cache["username"], cache["password"], cache["ssl"]) == ("triage", "redis-secret-0123", True)
+    assert cache["ssl_cert_reqs"] == "none"
+
+
+def test_redis_uri_path_is_the_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_REDIS_T9", "redis://127.0.0.1:6379/13")
+    cache = LiteLLMHook(_offline(monkeypatch), redis_conn_id="redis_t9").cache_settings()
+    assert (cache["db"], cache["port"]) == (13, 6379)
+    monkeypatch.setenv("AIRFLOW_CONN_REDIS_T10", "redis://127.0.0.1:6379/13?db=2")
+    with pytest.raises(AirflowFailException, match=r"redis_t10.*database 13.*2"):
+        LiteLLMHook(_offline(monkeypatch), redis_conn_id="redis_t10").cache_settings()
+    monkeypatch.setenv("AIRFLOW_CONN_REDIS_T11", "redis://127.0.0.1:6379/cache")
+    with pytest.raises(AirflowFailException, match=r"redis_t11.*'cache' is not a database number"):
+        LiteLLMHook(_offline(monkeypatch), redis_conn_id="redis_t11").cache_settings()
+
+
+def test_litellm_environment_defaults_are_set_by_one_function_and_never_override(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LITELLM_LOCAL_MODEL_COST_MAP", raising=False)
+    monkeypatch.setenv("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "False")
+    set_litellm_environment_defaults()
+    import os
+
+    assert os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
+    assert os.environ["LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS"] == "False"

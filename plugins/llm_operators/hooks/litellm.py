@@ -1,18 +1,21 @@
-"""`LiteLLMHook`: the `litellm` connection, and the Router and cache built from it.
+"""`LiteLLMHook`: the `litellm` connection, and the Router (with its response cache) built from it.
 
 Like the official provider hooks, the hook owns the connection and the client: operators ask it for
-a ready `TriageRouter` and never read connection fields themselves.
+a ready `TriageRouter` (`client`, cached; `get_conn()` returns it) and never read connection fields.
 
 Connection `litellm_default` (conn type `litellm`, or `AIRFLOW_CONN_LITELLM_DEFAULT` as JSON):
 - host: default `api_base` for hosted deployments that do not set one (e.g. a LiteLLM proxy);
 - password: default API key for those deployments (else the provider env vars, e.g.
   `OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, which litellm reads itself);
-- extra: `LiteLLMSettings` as JSON (`model_list`, `ladder`, `router_settings`, thresholds).
-With no such connection the hook uses the offline ladder and says so once in the log.
+- extra: `LiteLLMSettings` as JSON (`model_list`, `ladder`, `router_settings`, thresholds), or
+  `{"offline": true}` for the offline models (deterministic, no key, no network).
+Nothing is assumed: no connection, or one with neither a model list nor the offline choice, fails the
+task at once, saying what to set. Empty or null fields (as the UI form saves them) mean "default".
 """
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from typing import Any
 
@@ -21,6 +24,41 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 
 from llm_operators.core.config import ConfigError, LiteLLMSettings, offline_settings
 from llm_operators.core.prompts import PROMPT_VERSION
+from llm_operators.hooks.errors import ConnectionConfigError
+
+# litellm reads these when imported or at its first call; without them it downloads its model cost
+# map and Anthropic's beta-header table from GitHub. A worker must not depend on that (or on any
+# network at import), so they default to the copies shipped in the wheel.
+LITELLM_ENVIRONMENT_DEFAULTS = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "True",
+}
+
+OFFLINE_CONNECTION = '{"conn_type": "litellm", "extra": {"offline": true}}'
+# Keys the connection form stores even when left empty; empty means "the default".
+_FORM_KEYS = ("model_list", "ladder", "router_settings")
+
+
+def set_litellm_environment_defaults() -> None:
+    """Call before the first `import litellm`; values already in the environment win."""
+    for name, value in LITELLM_ENVIRONMENT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
+
+def _is_true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() in {"true", "1", "yes", "on"})
+
+
+def form_extra(extra: dict[str, Any]) -> dict[str, Any]:
+    """The extra without the fields the form left empty (null, "", [] or {})."""
+    out: dict[str, Any] = {}
+    for key, value in extra.items():
+        if value is None or value == "":
+            continue
+        if key in _FORM_KEYS and value in ([], {}):
+            continue
+        out[key] = value
+    return out
 
 
 class LiteLLMHook(BaseHook):
@@ -40,35 +78,60 @@ class LiteLLMHook(BaseHook):
         super().__init__(**kwargs)
         self.litellm_conn_id = litellm_conn_id
         self.redis_conn_id = redis_conn_id
-        self.settings_overrides = settings_overrides or {}
+        self.settings_overrides = {k: v for k, v in (settings_overrides or {}).items() if v is not None}
         self._api_key: str | None = None
         self._api_base: str | None = None
-        self.offline = False
+        self._offline = False
+
+    @property
+    def offline(self) -> bool:
+        """True when the connection chose the offline models (reads the connection)."""
+        _ = self.settings
+        return self._offline
+
+    def _missing_connection(self) -> ConnectionConfigError:
+        env = f"AIRFLOW_CONN_{self.litellm_conn_id.upper()}"
+        return ConnectionConfigError(
+            f"No LiteLLM connection {self.litellm_conn_id!r}. Define it (Admin > Connections, type "
+            f'\'LiteLLM\', or {env}=\'{{"conn_type": "litellm", "extra": {{"model_list": [...], '
+            f"\"ladder\": [...]}}}}'), or choose the offline models explicitly: {env}='{OFFLINE_CONNECTION}'"
+        )
 
     @cached_property
     def settings(self) -> LiteLLMSettings:
+        where = f"connection {self.litellm_conn_id!r}"
         try:
             conn = self.get_connection(self.litellm_conn_id)
         except AirflowNotFoundException:
-            extra: dict[str, Any] = {}
-            self.log.info("No connection %r.", self.litellm_conn_id)
-        else:
-            extra = dict(conn.extra_dejson)
-            self._api_key = conn.password or None
-            self._api_base = conn.host or None
-        if not extra.get("model_list"):
-            self.offline = True
-            self.log.info(
-                "Using the offline ladder (offline/fast -> offline/careful): deterministic, no key, no "
-                "network. Set model_list in connection %r to use real providers.",
-                self.litellm_conn_id,
+            raise self._missing_connection() from None
+        self._api_key = conn.password or None
+        self._api_base = conn.host or None
+        extra = form_extra(dict(conn.extra_dejson))
+        offline = _is_true(extra.pop("offline", False))
+        if offline and extra.get("model_list"):
+            raise ConnectionConfigError(
+                f"{where}: 'offline' is true and 'model_list' is filled; choose one (clear model_list, "
+                "or untick offline)"
             )
+        if offline:
+            self._offline = True
             default = offline_settings()
             extra["model_list"] = [d.model_dump() for d in default.model_list]
             extra.setdefault("ladder", default.ladder)
-        settings = LiteLLMSettings.parse(
-            {**extra, **self.settings_overrides}, f"connection {self.litellm_conn_id!r}"
-        )
+            self.log.info(
+                "%s chooses the offline models (%s): deterministic, no key, no network",
+                where,
+                " -> ".join(extra["ladder"]),
+            )
+        elif not extra.get("model_list"):
+            raise ConnectionConfigError(
+                f"{where}: fill 'model_list' (LiteLLM deployments) and 'ladder' (model groups, cheapest "
+                "first), or tick 'offline' to use the offline models"
+            )
+        try:
+            settings = LiteLLMSettings.parse({**extra, **self.settings_overrides}, where)
+        except ConfigError as exc:
+            raise ConnectionConfigError(str(exc)) from None
         self._mask_keys(settings)
         return settings
 
@@ -82,41 +145,35 @@ class LiteLLMHook(BaseHook):
             if isinstance(key, str) and key:
                 mask_secret(key)
 
-    def cache_description(self) -> tuple[str, dict[str, Any]]:
-        """Which LLM cache to use: Redis when its connection exists, else an in-process cache."""
+    def cache_settings(self) -> dict[str, Any]:
+        """LiteLLM `Cache` arguments: Redis (as `RedisHook` reads the connection) if it exists, else local."""
         namespace = f"{self.settings.cache_namespace}:{PROMPT_VERSION}"
+        common = {"namespace": namespace, "ttl": self.settings.cache_ttl_s}
         if self.redis_conn_id:
             try:
                 self.get_connection(self.redis_conn_id)
             except AirflowNotFoundException:
                 pass
             else:
-                from airflow.providers.redis.hooks.redis import RedisHook
+                from llm_operators.hooks.redis_settings import redis_settings
 
-                hook = RedisHook(redis_conn_id=self.redis_conn_id)
-                hook.get_conn()  # resolves host/port/password/db from the connection
-                return "redis", {
-                    "type": "redis",
-                    "host": hook.host,
-                    "port": str(hook.port),
-                    "password": hook.password,
-                    "db": int(hook.db or 0),
-                    "namespace": namespace,
-                    "ttl": self.settings.cache_ttl_s,
-                }
-        return "local", {"type": "local", "namespace": namespace, "ttl": self.settings.cache_ttl_s}
+                return {"type": "redis", **redis_settings(self.redis_conn_id).client_kwargs(), **common}
+        return {"type": "local", **common}
 
-    def get_conn(self) -> Any:
-        """A ready `TriageRouter` (imports litellm, so only call it inside a task)."""
+    @cached_property
+    def client(self) -> Any:
+        """A ready `TriageRouter`, its response cache installed (imports litellm: call inside a task)."""
+        settings = self.settings
+        set_litellm_environment_defaults()
         from llm_operators.llm.cache import install_cache
         from llm_operators.llm.router_client import TriageRouter
 
-        settings = self.settings
-        kind, cache_kwargs = self.cache_description()
+        cache_kwargs = self.cache_settings()
         install_cache(cache_kwargs)
-        if kind == "redis":
+        if cache_kwargs["type"] == "redis":
             self.log.info(
-                "LLM answers cached in Redis (connection %r, namespace %r, ttl %ss)",
+                "LLM answers cached in Redis db %s (connection %r, namespace %r, ttl %ss)",
+                cache_kwargs["db"],
                 self.redis_conn_id,
                 cache_kwargs["namespace"],
                 cache_kwargs["ttl"],
@@ -130,22 +187,25 @@ class LiteLLMHook(BaseHook):
             return TriageRouter(
                 settings, api_key=self._api_key, api_base=self._api_base, cache_responses=True
             )
-        except ConfigError:
-            raise
+        except ConfigError as exc:
+            raise ConnectionConfigError(str(exc)) from None
         except Exception as exc:
-            raise ConfigError(
+            raise ConnectionConfigError(
                 f"connection {self.litellm_conn_id!r}: cannot build the LiteLLM Router: {exc}"
             ) from exc
+
+    def get_conn(self) -> Any:
+        return self.client
 
     def test_connection(self) -> tuple[bool, str]:
         """The UI's Test button: validate settings and models without calling any provider."""
         try:
+            settings = self.settings
+            set_litellm_environment_defaults()
             from llm_operators.llm.router_client import validate_models
 
-            validate_models(self.settings)
+            validate_models(settings)
         except Exception as exc:
             return False, str(exc)
-        return (
-            True,
-            f"ladder {' -> '.join(self.settings.ladder)} with {len(self.settings.model_list)} deployments",
-        )
+        kind = "offline models" if self.offline else f"{len(settings.model_list)} deployments"
+        return True, f"ladder {' -> '.join(settings.ladder)} with {kind}"
