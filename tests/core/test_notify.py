@@ -15,7 +15,21 @@ from llm_operators.core.models import (
     TicketOutcome,
     TriageResult,
 )
-from llm_operators.core.notify import JIRA_PRIORITY, jira_fields, oncall_message, review_digest, ticket_label
+from llm_operators.core.notify import (
+    JIRA_PRIORITY,
+    JIRA_SUMMARY_MAX_UTF16,
+    JiraTarget,
+    cut_utf16,
+    jira_fields,
+    oncall_message,
+    page_log_line,
+    review_digest,
+    ticket_label,
+    utf16_len,
+)
+from llm_operators.core.pii import redact
+
+TRIAGE_TASK = JiraTarget(project="TRIAGE", issue_type="Task")
 
 
 def item(
@@ -87,7 +101,7 @@ def test_digest_counts_reasons_by_kind():
     lines = review_digest("2025-10-01", "run-1", items, {"T-2": "TRIAGE-12"}).splitlines()
     assert lines[0] == "*Ticket triage 2025-10-01*: 3 ticket(s) need a human (run `run-1`)"
     assert lines[1] == "Reasons: low confidence (2), PII detected (1), model says needs_human (1)"
-    assert lines[3].startswith("- `T-2` [P2] Login broken - low confidence 0.12 < 0.65")
+    assert lines[3].startswith("- `T-2` [P2] Login broken - low confidence 0.12 &lt; 0.65")  # Slack shows "<"
     assert lines[3].endswith("(TRIAGE-12)")
     assert "TRIAGE" not in lines[2]
 
@@ -110,7 +124,7 @@ def test_digest_of_a_rejected_line_uses_its_key():
     ("priority", "jira"), [("P0", "Highest"), ("P1", "High"), ("P2", "Medium"), ("P3", "Low")]
 )
 def test_jira_priority_mapping(priority, jira):
-    fields = jira_fields(item("T-1", priority=priority), "TRIAGE", "Task", [])
+    fields = jira_fields(item("T-1", priority=priority), TRIAGE_TASK, [])
     assert fields["priority"] == {"name": jira}
     assert JIRA_PRIORITY[Priority(priority)] == jira
 
@@ -122,7 +136,7 @@ def test_jira_fields_labels_and_redacted_description():
         body="My card 4111 1111 1111 1111 and mail jane@example.com",
         reasons=("PII detected (card) for jane@example.com",),
     )
-    fields = jira_fields(it, "TRIAGE", "Task", ["triage-2025-10-01"])
+    fields = jira_fields(it, TRIAGE_TASK, ["triage-2025-10-01"])
     assert fields["project"] == {"key": "TRIAGE"}
     assert fields["issuetype"] == {"name": "Task"}
     assert fields["labels"] == ["ticket-triage", "ticket-T_42_a", "triage-2025-10-01"]
@@ -137,7 +151,7 @@ def test_jira_fields_labels_and_redacted_description():
 
 
 def test_jira_fields_for_a_rejected_line():
-    fields = jira_fields(rejected_item(), "TRIAGE", "Bug", [])
+    fields = jira_fields(rejected_item(), TRIAGE_TASK.model_copy(update={"issue_type": "Bug"}), [])
     assert "priority" not in fields
     assert fields["summary"] == "[triage] unreadable line 7"
     assert fields["labels"][1] == "ticket-_data_2025-10-01_jsonl_7"
@@ -156,7 +170,81 @@ def test_ticket_label_sanitises(ticket_id, label):
 def test_oncall_message_is_redacted():
     it = item("T-1", subject="Outage, call +1 415-555-0134", priority="P0")
     message = oncall_message("2025-10-01", it, "TRIAGE-3")
-    assert message.startswith(":rotating_light: *P0* account ticket `T-1` (2025-10-01): Outage, call [PHONE]")
+    assert message.startswith(
+        ":rotating_light: *P0* account ticket `T-1` (2025-10-01), paged for its priority: "
+    )
+    assert "Outage, call [PHONE]" in message
     assert "jane@example.com" not in message
     assert message.endswith("\nJira: TRIAGE-3")
     assert "Jira" not in oncall_message("2025-10-01", it.outcome, None)
+
+
+def test_page_says_priority_is_the_reason_and_lists_review_reasons_apart():
+    """Issue 12: "PAGE P1 T-1: PII detected (email)" read as if PII were why on-call was woken."""
+    it = item("T-1", priority="P1", reasons=("PII detected (email)",))
+    first, *rest = oncall_message("2025-10-01", it, None).splitlines()
+    assert "paged for its priority" in first and "PII" not in first
+    assert "Also held for review: PII detected (email)" in rest
+    line = page_log_line(it)
+    assert line == "PAGE T-1: paged for priority P1 (review reasons: PII detected (email))"
+
+
+HOSTILE = "<!channel> <!here> <@U123> <https://evil.example|Reset your password> & <#C1>"
+
+
+def test_slack_text_from_tickets_and_models_is_escaped():
+    it = item("T-<!everyone>", subject=HOSTILE, reasons=(HOSTILE,), priority="P0")
+    assert it.outcome is not None and it.outcome.result is not None
+    it.outcome.result.rationale = HOSTILE
+    for text in (
+        review_digest("2025-10-01", "run-<!here>", [it], {it.key: "SUP-1"}),
+        oncall_message("2025-10-01", it, "SUP-1"),
+    ):
+        assert "<!" not in text and "<@" not in text and "<http" not in text and "<#" not in text
+        assert "&lt;!channel&gt;" in text and "&lt;https://evil.example|Reset your password&gt;" in text
+        assert "&amp;" in text
+
+
+def test_summary_is_one_line_within_255_utf16_units():
+    subject = "Refund\nplease\r\n" + "😀" * 300  # each emoji is 2 UTF-16 units
+    fields = jira_fields(item("T-1", subject=subject), TRIAGE_TASK, [])
+    summary = fields["summary"]
+    assert "\n" not in summary and "\r" not in summary
+    assert summary.startswith("[P2] Refund please 😀")
+    assert utf16_len(summary) <= JIRA_SUMMARY_MAX_UTF16 < 255
+    assert len(summary) < utf16_len(summary)  # the limit is counted in UTF-16 units, not characters
+    summary.encode("utf-8")  # no lone surrogate
+
+
+@pytest.mark.parametrize("limit", range(1, 12))
+def test_cut_utf16_never_splits_a_surrogate_pair(limit):
+    text = "a😀b😀c😀d😀"
+    cut = cut_utf16(text, limit)
+    assert utf16_len(cut) <= limit
+    assert "\ud83d" not in cut and all(ord(ch) < 0xD800 or ord(ch) > 0xDFFF for ch in cut)
+
+
+def test_labels_stay_within_jira_limits():
+    long_id = "T-" + "x" * 400
+    fields = jira_fields(item(long_id), TRIAGE_TASK, ["triage 2025-10-01"])
+    assert all(len(label) <= 255 and " " not in label for label in fields["labels"])
+    assert ticket_label(long_id) != ticket_label(long_id + "y")  # cut labels stay distinct
+
+
+def test_issue_type_project_and_priorities_are_settings():
+    target = JiraTarget(
+        project="OPS",
+        issue_type="Incident",
+        priorities={"P0": "Blocker", "P1": "Critical", "P2": "Major", "P3": "Minor"},
+    )
+    fields = jira_fields(item("T-1", priority="P1"), target, [])
+    assert fields["project"] == {"key": "OPS"} and fields["issuetype"] == {"name": "Incident"}
+    assert fields["priority"] == {"name": "Critical"}
+    with pytest.raises(ValueError, match="missing for P3"):
+        JiraTarget(project="OPS", issue_type="Task", priorities={"P0": "A", "P1": "B", "P2": "C"})
+    with pytest.raises(ValueError, match="project key"):
+        JiraTarget(project="ops team", issue_type="Task")
+
+
+def test_redaction_still_comes_before_the_cut():
+    assert redact("jane@example.com") == "[EMAIL]"

@@ -1,61 +1,45 @@
-"""Fake Jira REST API on loopback, for driving the real ``atlassian.Jira`` / Airflow ``JiraHook``.
+"""Fake Jira on loopback, Cloud or Server/Data Center, as strict as Jira where the product calls it.
 
-Endpoints (``{v}`` is ``2``, ``3`` or ``latest``), all answered as Jira does:
+Driven through the real atlassian-python-api client and Airflow's Jira hook. ``deployment`` picks
+the contract; each rule cites its source:
 
-* ``POST /rest/api/{v}/issue`` ``{"fields": {...}}`` -> 201 ``{"id", "key": "SUP-1", "self"}``.
-  Validates like Jira: ``project`` (``{"key"}``/``{"id"}``), ``summary`` (required, < 255 chars),
-  ``issuetype`` required, ``labels`` a list of strings without spaces, ``priority`` name among
-  ``priorities``; on v3 a string ``description`` is refused (Jira Cloud wants ADF).
-  Errors are 400 ``{"errorMessages": [...], "errors": {field: message}}``.
-* ``GET /rest/api/{v}/issue/{idOrKey}`` (``fields=`` honoured), 404 when unknown;
-  ``PUT`` same path updates fields (204); ``POST .../comment`` adds a comment (201).
-* ``GET|POST /rest/api/{v}/search`` -- Jira Server/DC search, paginated with
-  ``startAt``/``maxResults`` (capped at ``max_results``), answers ``{startAt, maxResults, total,
-  issues}``. This is what ``atlassian.Jira(...).jql()`` and ``jql_get_list_of_tickets()`` call in
-  atlassian-python-api 5.0.5 (``cloud=False``, the default and what Airflow's ``JiraHook`` builds).
-* ``GET|POST /rest/api/3/search/jql`` (also ``/2/search/jql``) -- Jira Cloud "enhanced" search,
-  paginated with an opaque ``nextPageToken``, answers ``{issues, nextPageToken?, isLast}``.
-  ``Jira(..., cloud=True).enhanced_jql()`` / ``enhanced_jql_get_list_of_tickets()`` call this one
-  (and ``jql()`` with ``cloud=True`` delegates to it). Without ``fields`` it returns ids only, as
-  Jira Cloud does; v3 responses render a plain-string description as ADF.
-* ``GET /rest/api/3/search`` -> 410 Gone (removed from Jira Cloud).
-* ``GET /rest/api/{v}/serverInfo``, ``GET /rest/api/{v}/myself``.
+* Search, Cloud (``deployment="cloud"``): ``GET|POST /rest/api/{2,3,latest}/search`` answers
+  **410 Gone** -- removed from Jira Cloud (https://developer.atlassian.com/changelog/#CHANGE-2046;
+  the 410 body below is the one live sites send, e.g. atlassian-python-api#1586). The replacement
+  ``/rest/api/{2,3,latest}/search/jql`` pages with an opaque ``nextPageToken`` and ``isLast``, has no
+  ``startAt``/``total``, returns only ids without ``fields``, and caps ``maxResults``
+  (https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/). It is
+  eventually consistent (https://developer.atlassian.com/cloud/jira/platform/search-and-reconcile):
+  ``index_lag_s`` hides issues created less than that long ago from it.
+* Search, Server/DC (``deployment="server"``): ``/rest/api/{2,latest}/search`` pages with
+  ``startAt``/``maxResults``/``total`` (https://docs.atlassian.com/software/jira/docs/api/REST/9.12.0/
+  #api/2/search); there is no ``search/jql`` and no API v3 there (404).
+* Create ``POST /rest/api/{v}/issue`` (v3 on Cloud only): the project must exist, the issue type
+  must exist in it, every field sent must be on its create screen ("Field 'x' cannot be set. It is
+  not on the appropriate screen, or unknown."), the summary must have no newline ("The summary is
+  invalid because it contains newline characters.") and be less than 255 characters counted as
+  Java counts them, in UTF-16 units; labels without spaces and at most 255 characters; a priority
+  among the scheme's; on API v3 the description must be Atlassian Document Format
+  (https://developer.atlassian.com/cloud/jira/platform/apis/document/structure/). Errors are 400
+  ``{"errorMessages": [...], "errors": {field: message}}``.
+* Create metadata (Jira 9+/Cloud; the old ``/issue/createmeta`` was removed in Jira 9, JRASERVER-74965):
+  ``GET /rest/api/{v}/issue/createmeta/{project}/issuetypes[/{issueTypeId}]``, paged by ``startAt``/
+  ``maxResults``; Cloud answers ``{issueTypes|fields, startAt, maxResults, total}``, Data Center
+  ``{values, startAt, maxResults, total, isLast}`` (https://developer.atlassian.com/cloud/jira/
+  platform/rest/v3/api-group-issues/#api-rest-api-3-issue-createmeta-projectidorkey-issuetypes-get).
+* Jira Service Management: ``POST /rest/servicedeskapi/request/{issueIdOrKey}/comment``
+  ``{"body": str, "public": bool}`` -> 201 with the comment; ``public: false`` is an internal note
+  the customer never sees (https://developer.atlassian.com/cloud/jira/service-desk/rest/
+  api-group-request/#api-rest-servicedeskapi-request-issueidorkey-comment-post).
+* Auth: HTTP Basic ``username:api_token``; anything else -> 401.
 
-JQL: ``field op value`` clauses joined by ``AND``/``OR``/``NOT`` and parentheses, then an
-optional ``ORDER BY f [ASC|DESC], ...``. Fields: ``project``, ``key``/``issuekey``, ``labels``,
-``status``, ``priority``, ``issuetype``/``type``, ``reporter``, ``assignee``, ``created``,
-``updated``, ``summary``/``description``/``text`` (``~``, ``!~`` substring). Operators ``=``,
-``!=``, ``>``, ``>=``, ``<``, ``<=``, ``IN (...)``, ``NOT IN (...)``, ``IS [NOT] EMPTY``.
-Dates: ``"yyyy-MM-dd HH:mm"``, ``"yyyy/MM/dd HH:mm"``, ``yyyy-MM-dd`` or relative ``-1d``/``-4h``/
-``-30m``/``-2w``, all read as **UTC** (real Jira uses the user's time zone). Anything else --
-functions such as ``now()``, unknown fields, bad dates, unknown operators -- is a 400 with
-Jira's error shape, so a wrong query fails loudly. Without ``ORDER BY`` results come in
-creation order (real Jira does not promise an order).
+JQL: the subset the product writes and a little more: ``field op value`` clauses with ``AND``/``OR``/
+``NOT`` and parentheses, ``ORDER BY``; unknown fields and functions are a 400 with Jira's error shape.
+Dates read as UTC (real Jira uses the user's time zone, which the product widens its window for).
 
-Auth: HTTP Basic ``username:api_token``; anything else -> 401 (JSON error body).
-Failure injection: ``fail_next(n, status=503, path=None, retry_after=None)`` (the atlassian client
-retries a 429 once, by itself, when ``Retry-After`` is present; other statuses raise ``HTTPError``).
-
-Assertions: ``fake.issues`` (all, as rendered by ``GET issue`` v2), ``fake.created_issues``
-(only those created through the API), ``fake.issue("SUP-1")``. Pre-load tickets with
-``seed_issue(project, summary, description, created, labels=..., priority=..., reporter=...)``.
-
-Real client::
-
-    with FakeJira(username="bot@example.com", api_token="jira-token") as jira:
-        client = atlassian.Jira(url=jira.url, username="bot@example.com", password="jira-token")
-
-Airflow connection (``JiraHook(jira_conn_id="jira_default")``). The provider's hook
-(``airflow/providers/atlassian/jira/hooks/jira.py``, ``get_conn``) builds
-``atlassian.Jira(url=conn.host, username=conn.login, password=conn.password,
-verify_ssl=extra.get("verify", True), api_version="2", api_root="rest/api")``. It uses
-**only** ``conn.host`` as the URL -- ``port`` and ``schema`` are ignored -- so ``host`` must be
-the full base URL with scheme and port. ``verify`` does not matter over plain http::
-
-    AIRFLOW_CONN_JIRA_DEFAULT='{"conn_type": "jira", "host": "http://127.0.0.1:<port>",
-                                "login": "bot@example.com", "password": "jira-token"}'
-
-``FakeJira.airflow_conn_json()`` returns exactly that string for the running fake.
+Test helpers: ``seed_issue(...)``, ``issues``, ``created_issues``, ``issue(key)``,
+``request_comments(key)``, ``fail_next(n, status)``, ``airflow_conn_json()`` (with the
+``deployment`` extra the product's hook reads).
 """
 
 from __future__ import annotations
@@ -66,6 +50,7 @@ import copy
 import itertools
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -493,6 +478,28 @@ class _Issue:
         return values[0].lower() if values else ""
 
 
+DEFAULT_SCREEN = ("project", "issuetype", "summary", "description", "labels", "priority", "reporter")
+DEFAULT_ISSUE_TYPES = ("Task", "Bug", "Service Request")
+DEFAULT_PROJECTS = ("SUP", "ENG", "HELP")
+SUMMARY_LIMIT_UTF16 = 255  # "Summary must be less than 255 characters."
+LABEL_LIMIT = 255
+_REMOVED_SEARCH = (
+    "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full "
+    "migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"
+)
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+@dataclass
+class _IssueType:
+    id: str
+    name: str
+    screen: tuple[str, ...]
+
+
 class FakeJira(FakeServer):
     name = "fake-jira"
 
@@ -500,29 +507,48 @@ class FakeJira(FakeServer):
         self,
         username: str = "bot@example.com",
         api_token: str = "jira-token",
-        projects: list[str] | tuple[str, ...] | None = None,
+        deployment: str = "server",
+        projects: dict[str, dict[str, tuple[str, ...]]] | list[str] | tuple[str, ...] | None = None,
         priorities: tuple[str, ...] = DEFAULT_PRIORITIES,
         max_results: int = 100,
+        index_lag_s: float = 0.0,
         clock: Callable[[], datetime] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        """``projects``: when given, only these project keys exist (create/JQL on others -> 400);
-        when ``None`` any project key is accepted. ``max_results`` caps a search page.
-        ``clock`` gives "now" for API-created issues and relative JQL dates (default: UTC now)."""
+        """``projects``: keys (each with the default issue types and create screen), or
+        ``{key: {issue type: fields on its create screen}}``; default SUP, ENG and HELP.
+        ``max_results`` caps a search page; ``clock`` gives "now" for API-created issues."""
         super().__init__(host, port)
+        if deployment not in ("cloud", "server"):
+            raise ValueError("deployment must be 'cloud' or 'server'")
+        self.deployment = deployment
         self.username = username
         self.api_token = api_token
-        self.strict_projects = projects is not None
-        self._projects: dict[str, int] = {}
-        for key in projects or ():
-            self._project_id(key)
         self.priorities = tuple(priorities)
         self.max_results = max_results
+        self.index_lag_s = index_lag_s
         self.clock = clock or (lambda: datetime.now(UTC))
+        self._projects: dict[str, int] = {}
+        self._types: dict[str, list[_IssueType]] = {}
+        spec = projects if projects is not None else DEFAULT_PROJECTS
+        if not isinstance(spec, dict):
+            spec = {key: dict.fromkeys(DEFAULT_ISSUE_TYPES, DEFAULT_SCREEN) for key in spec}
+        type_ids = itertools.count(10001)
+        for key, types in spec.items():
+            self._project_id(key)
+            self._types[key.upper()] = [
+                _IssueType(str(next(type_ids)), name, tuple(screen)) for name, screen in types.items()
+            ]
         self._issues: dict[str, _Issue] = {}
-        self._ids = itertools.count(10001)
+        self._ids = itertools.count(20001)
         self._numbers: dict[str, itertools.count[int]] = {}
+        self._created_at: dict[str, float] = {}
+        self._create_failures: list[int] = []
+
+    @property
+    def cloud(self) -> bool:
+        return self.deployment == "cloud"
 
     # ----------------------------------------------------------------- helpers for tests
     def _project_id(self, key: str) -> int:
@@ -532,24 +558,27 @@ class FakeJira(FakeServer):
         return self._projects[key]
 
     def airflow_conn_json(self) -> str:
-        """JSON for ``AIRFLOW_CONN_<ID>`` pointing a ``JiraHook`` at this fake."""
+        """JSON for ``AIRFLOW_CONN_<ID>`` pointing the product's Jira hook at this fake."""
         return json.dumps(
-            {"conn_type": "jira", "host": self.url, "login": self.username, "password": self.api_token}
+            {
+                "conn_type": "jira",
+                "host": self.url,
+                "login": self.username,
+                "password": self.api_token,
+                "extra": {"deployment": self.deployment},
+            }
         )
 
-    def fail_next(
-        self, n: int = 1, status: int = 503, path: str | None = None, retry_after: int | None = None
-    ) -> None:
-        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-        message = {
-            429: "Rate limit exceeded.",
-            500: "Internal server error",
-            502: "Bad gateway",
-            503: "Service Unavailable",
-        }.get(status, f"Injected failure {status}")
-        response = _error(status, [message])
-        response.headers.update(headers)
-        self.inject_failure(response, n, path or "/rest/")
+    def fail_next(self, n: int = 1, status: int = 503, path: str | None = None) -> None:
+        message = {429: "Rate limit exceeded.", 500: "Internal server error", 503: "Service Unavailable"}
+        self.inject_failure(
+            _error(status, [message.get(status, f"Injected failure {status}")]), n, path or "/rest/"
+        )
+
+    def fail_next_creates(self, n: int = 1, status: int = 503) -> None:
+        """Answer the next ``n`` issue creates with ``status`` (other calls go through)."""
+        with self._lock:
+            self._create_failures += [status] * n
 
     def seed_issue(
         self,
@@ -559,35 +588,26 @@ class FakeJira(FakeServer):
         created: datetime | str | None = None,
         *,
         labels: list[str] | None = None,
-        priority: str | None = None,
         reporter: str | dict[str, Any] | None = None,
-        status: str = "To Do",
-        issuetype: str = "Task",
-        updated: datetime | str | None = None,
-        extra_fields: dict[str, Any] | None = None,
+        issuetype: str = "Service Request",
     ) -> dict[str, Any]:
-        """Store an issue directly (no validation) and return it rendered as ``GET issue`` v2."""
-        created_dt = _parse_datetime(created) if created is not None else self.clock()
+        """Store an issue directly (no validation, visible to search at once); rendered as v2."""
         fields: dict[str, Any] = {
             "summary": summary,
             "description": description,
             "issuetype": {"name": issuetype},
             "labels": list(labels or []),
-            "status": {"name": status},
+            "status": {"name": "To Do"},
         }
-        if priority is not None:
-            fields["priority"] = {"name": priority}
         if reporter is not None:
             fields["reporter"] = (
                 reporter
                 if isinstance(reporter, dict)
-                else {"displayName": reporter, "name": reporter, "emailAddress": reporter}
+                else {"displayName": reporter, "name": reporter, "accountId": reporter}
             )
-        fields.update(extra_fields or {})
+        created_dt = _parse_datetime(created) if created is not None else self.clock()
         with self._lock:
-            issue = self._store(
-                project, fields, created_dt, _parse_datetime(updated) if updated else None, via_api=False
-            )
+            issue = self._store(project, fields, created_dt, via_api=False)
             return self._render(issue, "2", None)
 
     @property
@@ -604,22 +624,13 @@ class FakeJira(FakeServer):
         with self._lock:
             return self._render(self._issues[key.upper()], "2", None)
 
-    def wait_for_issues(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-        """Wait until ``n`` issues were created through the API."""
-        count = lambda: sum(1 for i in self._issues.values() if i.via_api)  # noqa: E731
-        if not self.wait_until(lambda: count() >= n, timeout):
-            raise AssertionError(f"expected {n} created Jira issues, got {count()}")
-        return self.created_issues
+    def request_comments(self, key: str) -> list[dict[str, Any]]:
+        """The JSM comments of a request, with their ``public`` flag."""
+        with self._lock:
+            return copy.deepcopy(self._issues[key.upper()].comments)
 
     # ----------------------------------------------------------------- storage / rendering
-    def _store(
-        self,
-        project: str,
-        fields: dict[str, Any],
-        created: datetime,
-        updated: datetime | None,
-        via_api: bool,
-    ) -> _Issue:
+    def _store(self, project: str, fields: dict[str, Any], created: datetime, via_api: bool) -> _Issue:
         project = project.upper()
         self._project_id(project)
         number = next(self._numbers.setdefault(project, itertools.count(1)))
@@ -630,10 +641,12 @@ class FakeJira(FakeServer):
             number=number,
             fields=fields,
             created=created,
-            updated=updated or created,
+            updated=created,
             via_api=via_api,
         )
         self._issues[issue.key] = issue
+        if via_api:
+            self._created_at[issue.key] = time.monotonic()
         self.notify()
         return issue
 
@@ -647,39 +660,19 @@ class FakeJira(FakeServer):
         base = self.url if self._server is not None else "http://127.0.0.1"
         v = "3" if version == "3" else "2"
         fields = copy.deepcopy(issue.fields)
-        fields["project"] = {
-            "self": f"{base}/rest/api/{v}/project/{self._projects[issue.project]}",
-            "id": str(self._projects[issue.project]),
-            "key": issue.project,
-            "name": issue.project,
-        }
+        fields["project"] = {"id": str(self._projects[issue.project]), "key": issue.project}
         fields["created"] = format_jira_datetime(issue.created)
         fields["updated"] = format_jira_datetime(issue.updated)
-        fields.setdefault("labels", [])
-        fields.setdefault("status", {"name": "To Do"})
-        fields["comment"] = {
-            "comments": copy.deepcopy(issue.comments),
-            "maxResults": len(issue.comments),
-            "total": len(issue.comments),
-            "startAt": 0,
-        }
         description = fields.get("description")
         if v == "3" and isinstance(description, str):
             fields["description"] = _text_to_adf(description)
         elif v == "2" and isinstance(description, dict):
             fields["description"] = _adf_to_text(description)
-
         if isinstance(fields_param, str):
             fields_param = [f.strip() for f in fields_param.split(",") if f.strip()]
-        if fields_param:
-            wanted = set(fields_param)
-            if wanted & {"*all", "*navigable"}:
-                excluded = {f[1:] for f in wanted if f.startswith("-")}
-                fields = {k: val for k, val in fields.items() if k not in excluded}
-            else:
-                fields = {k: val for k, val in fields.items() if k in wanted}
+        if fields_param and not set(fields_param) & {"*all", "*navigable"}:
+            fields = {k: val for k, val in fields.items() if k in set(fields_param)}
         return {
-            "expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
             "id": str(issue.id),
             "self": f"{base}/rest/api/{v}/issue/{issue.id}",
             "key": issue.key,
@@ -698,80 +691,49 @@ class FakeJira(FakeServer):
         return user == self.username and secret == self.api_token
 
     def handle(self, request: Request) -> Response:
-        match = re.fullmatch(r"/rest/api/(2|3|latest)/(.+?)/?", request.path)
-        if not match:
-            return _error(404, ["Not found"])
         if not self._authorized(request):
             response = _error(
                 401, ["You are not authenticated. Authentication required to perform this operation."]
             )
             response.headers["WWW-Authenticate"] = 'Basic realm="protected-area"'
             return response
+        jsm = re.fullmatch(r"/rest/servicedeskapi/request/([^/]+)/comment/?", request.path)
+        if jsm and request.method == "POST":
+            return self._request_comment(request, jsm.group(1))
+        match = re.fullmatch(r"/rest/api/(2|3|latest)/(.+?)/?", request.path)
+        if not match:
+            return _error(404, ["Not found"])
         version, resource = match.groups()
+        if version == "3" and not self.cloud:
+            return _error(404, ["API v3 does not exist on Jira Server/Data Center"])
         method = request.method
-        parts = resource.split("/")
-
-        if resource == "serverInfo" and method == "GET":
-            return self._server_info()
-        if resource == "myself" and method == "GET":
-            return self._myself()
         if resource == "issue" and method == "POST":
             return self._create_issue(request, version)
-        if parts[0] == "issue" and len(parts) == 2:
-            if method == "GET":
-                return self._get_issue(request, version, parts[1])
-            if method == "PUT":
-                return self._update_issue(request, parts[1])
-        if parts[0] == "issue" and len(parts) == 3 and parts[2] == "comment" and method == "POST":
-            return self._add_comment(request, parts[1])
+        meta = re.fullmatch(r"issue/createmeta/([^/]+)/issuetypes(?:/([^/]+))?", resource)
+        if meta and method == "GET":
+            return self._createmeta(request, meta.group(1), meta.group(2))
         if resource == "search" and method in ("GET", "POST"):
-            if version == "3":
-                return _error(
-                    410,
-                    [
-                        "The requested API has been removed. Please migrate to the /rest/api/3/search/jql "
-                        "API. A full migration guideline is available at "
-                        "https://developer.atlassian.com/changelog/#CHANGE-2046"
-                    ],
-                )
+            if self.cloud:
+                return _error(410, [_REMOVED_SEARCH])
             return self._search_paged(request, version)
         if resource == "search/jql" and method in ("GET", "POST"):
+            if not self.cloud:
+                return _error(404, ["search/jql is a Jira Cloud API"])
             return self._search_token(request, version)
         return _error(404, [f"No resource for {method} /rest/api/{version}/{resource} in the fake"])
 
-    def _server_info(self) -> Response:
-        return json_response(
-            {
-                "baseUrl": self.url,
-                "version": "9.12.0",
-                "versionNumbers": [9, 12, 0],
-                "deploymentType": "Server",
-                "buildNumber": 9120000,
-                "buildDate": "2024-01-01T00:00:00.000+0000",
-                "serverTime": format_jira_datetime(self.clock()),
-                "scmInfo": "fake",
-                "serverTitle": "Fake Jira",
-            },
-            content_type=_JSON_CT,
-        )
-
-    def _myself(self) -> Response:
-        return json_response(
-            {
-                "self": f"{self.url}/rest/api/2/user?username={self.username}",
-                "key": "triage-bot",
-                "name": self.username,
-                "accountId": "fake-account-0001",
-                "emailAddress": self.username,
-                "displayName": "Triage Bot",
-                "active": True,
-                "timeZone": "UTC",
-                "locale": "en_US",
-            },
-            content_type=_JSON_CT,
+    def _issue_type(self, project: str, name_or_id: dict[str, Any]) -> _IssueType | None:
+        wanted_name = str(name_or_id.get("name") or "").lower()
+        wanted_id = str(name_or_id.get("id") or "")
+        return next(
+            (t for t in self._types.get(project, []) if t.name.lower() == wanted_name or t.id == wanted_id),
+            None,
         )
 
     def _create_issue(self, request: Request, version: str) -> Response:
+        with self._lock:
+            if self._create_failures:
+                return _error(self._create_failures.pop(0), ["Service Unavailable"])
         try:
             body = request.json()
         except ValueError:
@@ -779,54 +741,41 @@ class FakeJira(FakeServer):
         if not isinstance(body, dict) or not isinstance(body.get("fields"), dict):
             return _error(400, ["Can not deserialize instance of issue: 'fields' must be an object"])
         fields = copy.deepcopy(body["fields"])
+        project = fields.get("project")
+        key = str(project.get("key") or "").upper() if isinstance(project, dict) else ""
+        if key not in self._types:
+            return _error(400, [], {"project": "valid project is required"})
+        issuetype = fields.get("issuetype")
+        itype = self._issue_type(key, issuetype) if isinstance(issuetype, dict) else None
+        if itype is None:
+            return _error(400, [], {"issuetype": "Specify a valid issue type"})
         errors: dict[str, str] = {}
-
-        project = fields.pop("project", None)
-        project_key: str | None = None
-        if isinstance(project, dict):
-            if project.get("key"):
-                project_key = str(project["key"]).upper()
-            elif project.get("id"):
-                project_key = next(
-                    (k for k, v in self._projects.items() if str(v) == str(project["id"])), None
+        for name in fields:
+            if name not in itype.screen:
+                errors[name] = (
+                    f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
                 )
-        if not project_key or (self.strict_projects and project_key not in self._projects):
-            errors["project"] = "valid project is required"
-
         summary = fields.get("summary")
         if not isinstance(summary, str) or not summary.strip():
             errors["summary"] = "You must specify a summary of the issue."
-        elif len(summary) > 254 or "\n" in summary:
-            errors["summary"] = (
-                "Summary must be less than 255 characters."
-                if len(summary) > 254
-                else "The summary is invalid because it contains newline characters."
-            )
-        issuetype = fields.get("issuetype")
-        if not isinstance(issuetype, dict) or not (issuetype.get("name") or issuetype.get("id")):
-            errors["issuetype"] = "Specify an issue type"
-
-        labels = fields.get("labels")
-        if labels is not None:
-            if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-                errors["labels"] = "Field 'labels' must be an array of strings"
-            else:
-                for label in labels:
-                    if not label or any(c.isspace() for c in label):
-                        errors["labels"] = f"The label '{label}' contains spaces which is invalid."
-                        break
-                    if len(label) > 255:
-                        errors["labels"] = "The label must not exceed 255 characters."
-                        break
-
+        elif "\n" in summary or "\r" in summary:
+            errors["summary"] = "The summary is invalid because it contains newline characters."
+        elif _utf16_len(summary) >= SUMMARY_LIMIT_UTF16:
+            errors["summary"] = "Summary must be less than 255 characters."
+        labels = fields.get("labels") or []
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            errors["labels"] = "Field 'labels' must be an array of strings"
+        else:
+            for label in labels:
+                if not label or any(c.isspace() for c in label):
+                    errors["labels"] = f"The label '{label}' contains spaces which is invalid."
+                elif len(label) > LABEL_LIMIT:
+                    errors["labels"] = "The label must not exceed 255 characters."
         priority = fields.get("priority")
-        if priority is not None:
-            name = priority.get("name") if isinstance(priority, dict) else None
-            if name is not None and name not in self.priorities:
-                errors["priority"] = f"Priority name '{name}' is not valid"
-            elif name is None and not (isinstance(priority, dict) and priority.get("id")):
-                errors["priority"] = "Could not find valid 'id' or 'name' in priority object."
-
+        if priority is not None and (
+            not isinstance(priority, dict) or priority.get("name") not in self.priorities
+        ):
+            errors["priority"] = f"Priority name '{(priority or {}).get('name')}' is not valid"
         description = fields.get("description")
         if version == "3" and description is not None and not isinstance(description, dict):
             errors["description"] = (
@@ -834,63 +783,86 @@ class FakeJira(FakeServer):
             )
         elif version != "3" and description is not None and not isinstance(description, str):
             errors["description"] = "Operation value must be a string"
-
         if errors:
             return _error(400, [], errors)
-        fields.setdefault("status", {"name": "To Do"})
+        fields.pop("project")
+        fields["status"] = {"name": "To Do"}
         fields.setdefault("labels", [])
         with self._lock:
-            issue = self._store(project_key or "", fields, self.clock(), None, via_api=True)
-        v = "3" if version == "3" else "2"
+            issue = self._store(key, fields, self.clock(), via_api=True)
         return json_response(
-            {"id": str(issue.id), "key": issue.key, "self": f"{self.url}/rest/api/{v}/issue/{issue.id}"},
+            {
+                "id": str(issue.id),
+                "key": issue.key,
+                "self": f"{self.url}/rest/api/{version}/issue/{issue.id}",
+            },
             201,
             content_type=_JSON_CT,
         )
 
-    def _not_found(self) -> Response:
-        return _error(404, ["Issue does not exist or you do not have permission to see it."])
+    def _createmeta(self, request: Request, project: str, type_id: str | None) -> Response:
+        key = project.upper()
+        if key not in self._types:
+            return _error(404, [f"No project could be found with key '{project}'."])
+        try:
+            start = int(request.arg("startAt") or 0)
+            size = min(int(request.arg("maxResults") or 50), 200)
+        except ValueError:
+            return _error(400, ["startAt and maxResults must be integers"])
+        if type_id is None:
+            items = [{"id": t.id, "name": t.name, "subtask": False} for t in self._types[key]]
+            cloud_key = "issueTypes"
+        else:
+            itype = next((t for t in self._types[key] if t.id == type_id), None)
+            if itype is None:
+                return _error(404, [f"Issue type with id '{type_id}' not found in project {key}"])
+            items = []
+            for name in itype.screen:
+                entry: dict[str, Any] = {
+                    "fieldId": name,
+                    "key": name,
+                    "name": name.title(),
+                    "required": name in ("project", "issuetype", "summary"),
+                }
+                if name == "priority":
+                    entry["allowedValues"] = [
+                        {"id": str(i + 1), "name": p} for i, p in enumerate(self.priorities)
+                    ]
+                items.append(entry)
+            cloud_key = "fields"
+        page = items[start : start + size]
+        if self.cloud:
+            body = {cloud_key: page, "startAt": start, "maxResults": size, "total": len(items)}
+        else:
+            body = {
+                "values": page,
+                "startAt": start,
+                "maxResults": size,
+                "total": len(items),
+                "isLast": start + size >= len(items),
+            }
+        return json_response(body, content_type=_JSON_CT)
 
-    def _get_issue(self, request: Request, version: str, id_or_key: str) -> Response:
+    def _request_comment(self, request: Request, id_or_key: str) -> Response:
+        try:
+            body = request.json() or {}
+        except ValueError:
+            return _error(400, ["Unexpected character: was expecting a JSON value"])
+        text, public = body.get("body"), body.get("public", True)
+        if not isinstance(text, str) or not text.strip():
+            return _error(400, ["The comment body is required."])
+        if not isinstance(public, bool):
+            return _error(400, ["'public' must be a boolean"])
         with self._lock:
             issue = self._find(id_or_key)
             if issue is None:
-                return self._not_found()
-            return json_response(self._render(issue, version, request.arg("fields")), content_type=_JSON_CT)
-
-    def _update_issue(self, request: Request, id_or_key: str) -> Response:
-        body = request.json() or {}
-        with self._lock:
-            issue = self._find(id_or_key)
-            if issue is None:
-                return self._not_found()
-            for name, value in (body.get("fields") or {}).items():
-                issue.fields[name] = value
-            for name, operations in (body.get("update") or {}).items():
-                for operation in operations:
-                    for verb, value in operation.items():
-                        current = issue.fields.setdefault(name, [])
-                        if verb == "add":
-                            current.append(value)
-                        elif verb == "remove" and value in current:
-                            current.remove(value)
-                        elif verb == "set":
-                            issue.fields[name] = value
-            issue.updated = self.clock()
-        self.notify()
-        return Response(204)
-
-    def _add_comment(self, request: Request, id_or_key: str) -> Response:
-        body = request.json() or {}
-        with self._lock:
-            issue = self._find(id_or_key)
-            if issue is None:
-                return self._not_found()
+                return _error(404, ["Request does not exist or you do not have permission to see it."])
             comment = {
                 "id": str(next(self._ids)),
-                "body": body.get("body", ""),
+                "body": text,
+                "public": public,
                 "author": {"name": self.username, "displayName": "Triage Bot"},
-                "created": format_jira_datetime(self.clock()),
+                "created": {"iso8601": format_jira_datetime(self.clock())},
             }
             issue.comments.append(comment)
         self.notify()
@@ -900,67 +872,54 @@ class FakeJira(FakeServer):
     def _search_params(self, request: Request) -> dict[str, Any]:
         params: dict[str, Any] = {k: v[-1] for k, v in request.query.items()}
         if request.method == "POST" and request.body:
-            body = request.json() or {}
-            params.update(body)
+            params.update(request.json() or {})
         return params
 
-    def _run_jql(self, jql: str) -> list[_Issue] | Response:
+    def _run_jql(self, jql: str, *, indexed_only: bool) -> list[_Issue] | Response:
         try:
             parsed = parse_jql(jql, self.clock())
         except JQLError as exc:
             return _error(400, [str(exc)])
-        if self.strict_projects:
-            unknown = sorted(p for p in parsed.projects if p not in self._projects)
-            if unknown:
-                return _error(400, [f"The value '{unknown[0]}' does not exist for the field 'project'."])
+        unknown = sorted(p for p in parsed.projects if p not in self._types)
+        if unknown:
+            return _error(400, [f"The value '{unknown[0]}' does not exist for the field 'project'."])
+        now = time.monotonic()
         with self._lock:
-            issues = [i for i in self._issues.values() if parsed.predicate(i)]
+            issues = [
+                i
+                for i in self._issues.values()
+                if parsed.predicate(i)
+                and not (indexed_only and now - self._created_at.get(i.key, -1e9) < self.index_lag_s)
+            ]
         for name, descending in reversed(parsed.order_by):
             issues.sort(key=lambda i, n=name: i.sort_key(n), reverse=descending)
         return issues
 
-    def _page_size(self, params: dict[str, Any]) -> int | Response:
-        try:
-            size = int(params.get("maxResults", 50))
-        except (TypeError, ValueError):
-            return _error(400, ["maxResults must be an integer"])
-        return max(0, min(size, self.max_results))
+    def _page_size(self, params: dict[str, Any]) -> int:
+        return max(0, min(int(params.get("maxResults", 50)), self.max_results))
 
     def _search_paged(self, request: Request, version: str) -> Response:
         params = self._search_params(request)
-        result = self._run_jql(str(params.get("jql") or ""))
+        result = self._run_jql(str(params.get("jql") or ""), indexed_only=False)
         if isinstance(result, Response):
             return result
         size = self._page_size(params)
-        if isinstance(size, Response):
-            return size
-        try:
-            start = max(0, int(params.get("startAt", 0)))
-        except (TypeError, ValueError):
-            return _error(400, ["startAt must be an integer"])
+        start = max(0, int(params.get("startAt", 0)))
         fields = params.get("fields", "*navigable")
         with self._lock:
             page = [self._render(i, version, fields) for i in result[start : start + size]]
-        return json_response(
-            {
-                "expand": "schema,names",
-                "startAt": start,
-                "maxResults": size,
-                "total": len(result),
-                "issues": page,
-            },
-            content_type=_JSON_CT,
-        )
+        body = {"startAt": start, "maxResults": size, "total": len(result), "issues": page}
+        return json_response(body, content_type=_JSON_CT)
 
     def _search_token(self, request: Request, version: str) -> Response:
         params = self._search_params(request)
+        if "startAt" in params:
+            return _error(400, ["Unrecognized parameter 'startAt': search/jql pages with nextPageToken"])
         jql = str(params.get("jql") or "")
-        result = self._run_jql(jql)
+        result = self._run_jql(jql, indexed_only=True)
         if isinstance(result, Response):
             return result
         size = self._page_size(params)
-        if isinstance(size, Response):
-            return size
         start = 0
         token = params.get("nextPageToken")
         if token:
@@ -976,9 +935,7 @@ class FakeJira(FakeServer):
             page = []
             for issue in result[start : start + size]:
                 rendered = self._render(issue, version, fields)
-                if fields == ["id"]:
-                    rendered = {"id": rendered["id"]}
-                page.append(rendered)
+                page.append({"id": rendered["id"]} if fields == ["id"] else rendered)
         body: dict[str, Any] = {"issues": page, "isLast": start + size >= len(result)}
         if not body["isLast"]:
             body["nextPageToken"] = base64.urlsafe_b64encode(

@@ -1,87 +1,93 @@
-"""Fake Slack Web API on loopback, for driving the real ``slack_sdk`` / Airflow ``SlackHook``.
+"""Fake Slack Web API on loopback, as strict as Slack where the product posts: ``chat.postMessage``.
 
-Methods (``POST`` or ``GET`` on ``/api/<method>``; body as JSON, form-urlencoded, multipart or
-query string -- ``slack_sdk``'s ``chat_postMessage`` sends JSON, ``api_call(params=...)`` and
-``api_call(data=...)`` send form-urlencoded, adding ``files=`` makes it multipart):
+Driven through the real ``slack_sdk`` / Airflow ``SlackHook``. Each rule cites its source:
 
-* ``chat.postMessage`` -> ``{"ok": true, "channel": "C...", "ts": "...", "message": {...}}``;
-  ``ts`` is unique and increasing. Errors like Slack: ``no_text`` (no text/blocks/attachments),
-  ``channel_not_found`` (only when a ``channels`` mapping is given and the channel is not in it),
-  ``invalid_blocks`` (blocks not a JSON list).
-* ``auth.test`` -> the fake bot identity.
-* ``conversations.list`` -> the known channels, paginated with ``limit``/``cursor``.
-* anything else -> ``{"ok": false, "error": "unknown_method"}``.
+* Auth: ``Authorization: Bearer <token>`` (or a ``token`` parameter); missing -> ``not_authed``,
+  wrong -> ``invalid_auth``, HTTP 200 with ``ok: false``.
+  (https://docs.slack.dev/authentication/tokens, https://docs.slack.dev/reference/methods/auth.test)
+* ``chat.postMessage`` (https://docs.slack.dev/reference/methods/chat.postMessage):
+  - ``channel_not_found`` for a channel name/id the workspace does not have; ``not_in_channel``
+    for a channel the bot is not a member of; ``is_archived`` for an archived one.
+  - ``no_text`` without text/blocks; ``msg_too_long`` beyond 40,000 characters of text.
+  - rate limit: "generally allows posting one message per second per channel"
+    (https://docs.slack.dev/apis/web-api/rate-limits): a second post to a channel within
+    ``min_interval_s`` answers HTTP 429 ``ratelimited`` with ``Retry-After`` in whole seconds.
+    ``min_interval_s`` is configurable so tests stay fast.
+  - text is mrkdwn (https://api.slack.com/reference/surfaces/formatting): ``<!channel>``,
+    ``<!here>``, ``<!everyone>``, ``<!subteam^..>``, ``<@U..>`` are mentions, ``<#C..>`` a channel
+    link, ``<url|label>`` / ``<url>`` a link; ``&amp;`` ``&lt;`` ``&gt;`` render as ``& < >``. Each
+    stored message carries ``rendered`` (the visible text), ``mentions`` and ``links`` as Slack would
+    render them, so a test can assert that nothing pinged and nothing hid a link.
+* ``auth.test`` (used by the Airflow connection's Test button). Anything else: ``unknown_method``.
 
-Auth, as Slack: token from ``Authorization: Bearer <token>`` (or a ``token`` parameter);
-missing -> ``not_authed``, wrong -> ``invalid_auth`` (HTTP 200 with ``ok: false``, so
-``slack_sdk`` raises ``SlackApiError``).
+Failure injection: ``fail_next(n, error="ratelimited", status=429, retry_after=1)``.
 
-Failure injection: ``fail_next(n, error="ratelimited", status=429, retry_after=1)`` answers the
-next ``n`` API calls with ``{"ok": false, "error": error}`` (HTTP ``status``; a ``Retry-After``
-header is added for 429). ``slack_sdk`` only retries 429 when given a
-``RateLimitErrorRetryHandler``; it then sleeps ``Retry-After`` + up to 1 s of jitter.
-
-Assertions: ``fake.messages`` -> list of dicts with ``channel`` (as sent), ``channel_id``,
-``text``, ``blocks`` (decoded list or None), ``thread_ts``, ``ts``, ``body`` (all parameters as
-received, decoded).
-
-Real client::
-
-    with FakeSlack(token="xoxb-test") as slack:
-        client = slack_sdk.WebClient(token="xoxb-test", base_url=slack.url + "/api/")
-        client.chat_postMessage(channel="#triage", text="hi")
-
-Airflow connection (``SlackHook(slack_conn_id="slack_api_default")``). The provider's hook
-(``airflow/providers/slack/hooks/slack.py``, ``_get_conn_params``) builds
-``WebClient(token=conn.password, base_url=extra["base_url"], timeout=extra["timeout"], ...)``;
-host/port/schema/login are ignored, and ``base_url`` must end with ``/api/``::
-
-    AIRFLOW_CONN_SLACK_API_DEFAULT='{"conn_type": "slack", "password": "xoxb-test",
-                                     "extra": {"base_url": "http://127.0.0.1:<port>/api/"}}'
-
-``FakeSlack.airflow_conn_json()`` returns exactly that string for the running fake.
+Airflow connection (``SlackHook``): ``WebClient(token=conn.password, base_url=extra["base_url"])``;
+``FakeSlack.airflow_conn_json()`` returns the ``AIRFLOW_CONN_<ID>`` JSON for the running fake.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from email import policy
-from email.parser import BytesParser
+import math
+import re
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
 from .base import FakeServer, Request, Response, json_response
 
-__all__ = ["FakeSlack"]
+__all__ = ["FakeSlack", "render_mrkdwn"]
 
 BOT_USER_ID = "U0FAKEBOT"
 BOT_ID = "B0FAKEBOT"
 TEAM_ID = "T0FAKE"
+MAX_TEXT_CHARS = 40_000  # chat.postMessage: msg_too_long
+DEFAULT_CHANNELS = {"general": "C0GENERAL", "triage-review": "C0REVIEW", "eng-oncall": "C0ONCALL"}
+_MARKUP = re.compile(r"<([^<>]*)>")
+
+
+def render_mrkdwn(text: str) -> tuple[str, list[str], list[dict[str, str]]]:
+    """(visible text, mentions, links) of a mrkdwn text, as a Slack client shows it."""
+    mentions: list[str] = []
+    links: list[dict[str, str]] = []
+
+    def replace(match: re.Match[str]) -> str:
+        inner = match.group(1)
+        target, _, label = inner.partition("|")
+        if target.startswith("!"):
+            name = target[1:].split("^", 1)[0]
+            if name == "date":
+                return label or target
+            mentions.append(target[1:])
+            return "@" + (label or name)
+        if target.startswith("@"):
+            mentions.append(target[1:])
+            return "@" + (label or target[1:])
+        if target.startswith("#"):
+            return "#" + (label or target[1:])
+        links.append({"url": target, "label": label or target})
+        return label or target
+
+    visible = _MARKUP.sub(replace, text)
+    visible = visible.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return visible, mentions, links
 
 
 def _parse_params(request: Request) -> dict[str, Any]:
-    """Slack accepts parameters in the query string and in a JSON, urlencoded or multipart body."""
+    """Query string plus a JSON or urlencoded body (what slack_sdk sends)."""
     params: dict[str, Any] = {k: v[-1] for k, v in request.query.items()}
-    ctype = request.content_type
     if not request.body:
         return params
-    if ctype == "application/json":
+    if request.content_type == "application/json":
         body = request.json()
         if not isinstance(body, dict):
             raise ValueError("JSON body must be an object")
         params.update(body)
-    elif ctype == "application/x-www-form-urlencoded":
+    elif request.content_type == "application/x-www-form-urlencoded":
         form = parse_qs(request.body.decode("utf-8"), keep_blank_values=True)
         params.update({k: v[-1] for k, v in form.items()})
-    elif ctype == "multipart/form-data":
-        head = f"Content-Type: {request.header('content-type')}\r\n\r\n".encode()
-        message = BytesParser(policy=policy.HTTP).parsebytes(head + request.body)
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            if name:
-                payload = part.get_payload(decode=True) or b""
-                params[name] = payload.decode("utf-8", errors="replace")
     return params
 
 
@@ -92,17 +98,25 @@ class FakeSlack(FakeServer):
         self,
         token: str | list[str] = "xoxb-test",
         channels: dict[str, str] | None = None,
+        member_of: set[str] | None = None,
+        archived: set[str] | None = None,
+        min_interval_s: float = 1.0,
+        retry_after_s: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        """``channels`` maps channel names (without ``#``) to ids. When ``None`` (default) any
-        channel is accepted and unknown names get fresh ids; when given, other channels answer
-        ``channel_not_found``."""
+        """``channels`` maps names (without ``#``) to ids; default: general, triage-review and
+        eng-oncall. ``member_of`` names the channels the bot was invited to (default: all).
+        ``retry_after_s`` overrides the ``Retry-After`` of rate-limited answers (default: the whole
+        seconds left of the interval, at least 1, as Slack sends)."""
         super().__init__(host, port)
         self.tokens = {token} if isinstance(token, str) else set(token)
-        self.strict_channels = channels is not None
-        self._channels: dict[str, str] = dict(channels or {"general": "C123"})
-        self._channel_ids = itertools.count(1)
+        self._channels = dict(channels if channels is not None else DEFAULT_CHANNELS)
+        self._members = {self._channels.get(c.lstrip("#"), c) for c in (member_of or self._channels)}
+        self._archived = {self._channels.get(c.lstrip("#"), c) for c in (archived or ())}
+        self.min_interval_s = min_interval_s
+        self.retry_after_s = retry_after_s
+        self._last_post: dict[str, float] = {}
         self._ts = itertools.count(1)
         self._messages: list[dict[str, Any]] = []
 
@@ -114,8 +128,7 @@ class FakeSlack(FakeServer):
 
     @property
     def channels(self) -> dict[str, str]:
-        with self._lock:
-            return dict(self._channels)
+        return dict(self._channels)
 
     def airflow_conn_json(self, token: str | None = None) -> str:
         """JSON for ``AIRFLOW_CONN_<ID>`` pointing a ``SlackHook`` at this fake."""
@@ -133,27 +146,11 @@ class FakeSlack(FakeServer):
         headers = {"Retry-After": str(retry_after)} if status == 429 else {}
         self.inject_failure(json_response({"ok": False, "error": error}, status, headers), n, "/api/")
 
-    def wait_for_messages(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-        if not self.wait_until(lambda: len(self._messages) >= n, timeout):
-            raise AssertionError(f"expected {n} Slack messages, got {len(self._messages)}: {self.messages}")
-        return self.messages
+    def rate_limited(self) -> int:
+        """How many posts Slack refused with 429 so far."""
+        return sum(1 for r in self.requests_to("chat.postMessage") if r.status == 429)
 
     # ----------------------------------------------------------------- protocol
-    def _resolve_channel(self, channel: str) -> str | None:
-        name = channel.lstrip("#")
-        with self._lock:
-            if name in self._channels:
-                return self._channels[name]
-            if name in self._channels.values():
-                return name
-            if self.strict_channels:
-                return None
-            if name[:1] in "CDG" and name[1:].isalnum() and name.isupper():
-                return name  # looks like an id already
-            new_id = f"C{next(self._channel_ids):07d}"
-            self._channels[name] = new_id
-            return new_id
-
     def handle(self, request: Request) -> Response:
         if not request.path.startswith("/api/"):
             return Response(404, b"Not Found", {"Content-Type": "text/plain"})
@@ -162,109 +159,78 @@ class FakeSlack(FakeServer):
             params = _parse_params(request)
         except ValueError:
             return json_response({"ok": False, "error": "invalid_json"})
-
         auth = request.header("authorization") or ""
         token = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else params.pop("token", None)
         if not token:
             return json_response({"ok": False, "error": "not_authed"})
         if token not in self.tokens:
             return json_response({"ok": False, "error": "invalid_auth"})
+        if method == "chat.postMessage":
+            return self._post_message(params)
+        if method == "auth.test":
+            return json_response(
+                {
+                    "ok": True,
+                    "url": "https://fake-workspace.slack.com/",
+                    "team": "Fake Workspace",
+                    "user": "triage-bot",
+                    "team_id": TEAM_ID,
+                    "user_id": BOT_USER_ID,
+                    "bot_id": BOT_ID,
+                }
+            )
+        return json_response({"ok": False, "error": "unknown_method", "req_method": method}, 404)
 
-        handler = {
-            "chat.postMessage": self._post_message,
-            "auth.test": self._auth_test,
-            "conversations.list": self._conversations_list,
-        }.get(method)
-        if handler is None:
-            return json_response({"ok": False, "error": "unknown_method", "req_method": method}, 404)
-        return handler(params)
-
-    def _auth_test(self, params: dict[str, Any]) -> Response:
-        return json_response(
-            {
-                "ok": True,
-                "url": "https://fake-workspace.slack.com/",
-                "team": "Fake Workspace",
-                "user": "triage-bot",
-                "team_id": TEAM_ID,
-                "user_id": BOT_USER_ID,
-                "bot_id": BOT_ID,
-                "is_enterprise_install": False,
-            }
-        )
-
-    def _conversations_list(self, params: dict[str, Any]) -> Response:
-        limit = int(params.get("limit") or 100)
-        start = int(params.get("cursor") or 0)
-        with self._lock:
-            items = list(self._channels.items())
-        page = items[start : start + limit]
-        next_cursor = str(start + limit) if start + limit < len(items) else ""
-        channels = [
-            {
-                "id": cid,
-                "name": name,
-                "is_channel": True,
-                "is_private": False,
-                "is_archived": False,
-                "is_member": True,
-            }
-            for name, cid in page
-        ]
-        return json_response(
-            {"ok": True, "channels": channels, "response_metadata": {"next_cursor": next_cursor}}
-        )
+    def _channel_id(self, channel: str) -> str | None:
+        name = channel.lstrip("#")
+        if name in self._channels:
+            return self._channels[name]
+        return name if name in self._channels.values() else None
 
     def _post_message(self, params: dict[str, Any]) -> Response:
-        channel = params.get("channel")
-        if not channel:
-            return json_response({"ok": False, "error": "channel_not_found"})
-        channel_id = self._resolve_channel(str(channel))
+        def error(code: str) -> Response:
+            return json_response({"ok": False, "error": code})
+
+        channel = str(params.get("channel") or "")
+        channel_id = self._channel_id(channel)
         if channel_id is None:
-            return json_response({"ok": False, "error": "channel_not_found"})
-
-        blocks = params.get("blocks")
-        if isinstance(blocks, str):
-            try:
-                blocks = json.loads(blocks)
-            except ValueError:
-                return json_response({"ok": False, "error": "invalid_blocks"})
-        if blocks is not None and not isinstance(blocks, list):
-            return json_response({"ok": False, "error": "invalid_blocks"})
-        attachments = params.get("attachments")
-        if isinstance(attachments, str):
-            attachments = json.loads(attachments)
+            return error("channel_not_found")
+        if channel_id in self._archived:
+            return error("is_archived")
+        if channel_id not in self._members:
+            return error("not_in_channel")
         text = params.get("text")
-        if not text and not blocks and not attachments:
-            return json_response({"ok": False, "error": "no_text"})
-
-        thread_ts = params.get("thread_ts") or None
+        blocks = params.get("blocks")
+        if not text and not blocks:
+            return error("no_text")
+        if text and len(str(text)) > MAX_TEXT_CHARS:
+            return error("msg_too_long")
         with self._lock:
+            now = time.monotonic()
+            last = self._last_post.get(channel_id)
+            if last is not None and now - last < self.min_interval_s:
+                left = self.min_interval_s - (now - last)
+                retry_after = (
+                    self.retry_after_s if self.retry_after_s is not None else max(1, math.ceil(left))
+                )
+                return json_response(
+                    {"ok": False, "error": "ratelimited"}, 429, {"Retry-After": str(retry_after)}
+                )
+            self._last_post[channel_id] = now
             ts = f"{1700000000 + next(self._ts)}.000100"
-            message = {
-                "type": "message",
-                "user": BOT_USER_ID,
-                "bot_id": BOT_ID,
-                "text": text or "",
-                "ts": ts,
-                "team": TEAM_ID,
-            }
-            if blocks is not None:
-                message["blocks"] = blocks
-            if attachments is not None:
-                message["attachments"] = attachments
-            if thread_ts:
-                message["thread_ts"] = str(thread_ts)
+            rendered, mentions, links = render_mrkdwn(str(text or ""))
             self._messages.append(
                 {
                     "channel": channel,
                     "channel_id": channel_id,
                     "text": text,
-                    "blocks": blocks,
-                    "attachments": attachments,
-                    "thread_ts": str(thread_ts) if thread_ts else None,
+                    "rendered": rendered,
+                    "mentions": mentions,
+                    "links": links,
+                    "thread_ts": params.get("thread_ts") or None,
                     "ts": ts,
-                    "body": params,
                 }
             )
+        self.notify()
+        message = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "text": text or "", "ts": ts}
         return json_response({"ok": True, "channel": channel_id, "ts": ts, "message": message})

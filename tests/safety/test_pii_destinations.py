@@ -29,7 +29,7 @@ from llm_operators.core.models import (
     TicketOutcome,
     TriageResult,
 )
-from llm_operators.core.notify import jira_fields, oncall_message, review_digest
+from llm_operators.core.notify import JiraTarget, jira_fields, oncall_message, review_digest
 
 DAY = "2025-10-01"
 PII = {
@@ -115,7 +115,9 @@ def rejected_with_pii() -> ReviewItem:
 def payloads(item: ReviewItem) -> dict[str, str]:
     out = {
         "slack digest": review_digest(DAY, "run-1", [item], {item.key: "SUP-1"}),
-        "jira fields": json.dumps(jira_fields(item, "SUP", "Task", ["triage"]), ensure_ascii=False),
+        "jira fields": json.dumps(
+            jira_fields(item, JiraTarget(project="SUP", issue_type="Task"), ["triage"]), ensure_ascii=False
+        ),
     }
     if item.outcome is not None:
         out["on-call page (review item)"] = oncall_message(DAY, item, "SUP-1")

@@ -2,36 +2,62 @@
 
 Without a Jira or Slack connection the items go to the day's `review_actions.jsonl` as a local queue,
 said once in the log. Every external action goes through the side-effect ledger; Jira issues are
-also found again by their `ticket-<id>` label, so even a lost ledger does not file a duplicate.
+also found again by their `ticket-<id>` label, so even a lost ledger does not file a duplicate (on
+Jira Cloud that search is eventually consistent, which is why the ledger comes first).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from llm_operators.core.actions import ActionRecord, perform_once
 from llm_operators.core.ledger import SideEffectLedger
 from llm_operators.core.models import ReviewItem, TicketOutcome
-from llm_operators.core.notify import jira_fields, oncall_message, review_digest, ticket_label
+from llm_operators.core.notify import (
+    JiraTarget,
+    jira_fields,
+    oncall_message,
+    page_log_line,
+    review_digest,
+    ticket_label,
+)
 from llm_operators.core.outputs import read_jsonl, write_jsonl
+from llm_operators.hooks.jira import TriageJiraHook
+from llm_operators.hooks.slack import SLACK_MIN_INTERVAL_S, SlackPoster
 from llm_operators.operators.connections import connection_exists, ledger_for
 from llm_operators.operators.params import as_bool
 from llm_operators.operators.storage import day_outputs
 
 
-def find_or_create_jira_issue(client: Any, fields: dict[str, Any], label: str) -> dict[str, Any]:
+def find_or_create_jira_issue(jira: TriageJiraHook, fields: dict[str, Any], label: str) -> dict[str, Any]:
     """Search by the ticket label first: the ledger may have been flushed, Jira remembers."""
     project = fields["project"]["key"]
-    found = client.jql(f'project = {project} AND labels = "{label}"', limit=1)
-    issues = (found or {}).get("issues") or []
-    if issues:
-        return {"key": issues[0]["key"], "found_existing": True}
-    created = client.create_issue(fields=fields)
-    return {"key": created["key"]}
+    key = jira.find_issue_key(f'project = {project} AND labels = "{label}"')
+    if key is not None:
+        return {"key": key, "found_existing": True}
+    return {"key": jira.create_issue(fields)}
+
+
+def _priorities(value: Any) -> dict[str, str] | None:
+    """The priority mapping as given: a dict, a JSON object (from a template), or empty for the default."""
+    if value in (None, "", "None", {}):
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise AirflowFailException(f"jira_priorities: not a JSON object ({exc}): {value!r}") from exc
+    if not isinstance(value, dict):
+        raise AirflowFailException(
+            f"jira_priorities: expected an object like {{'P0': 'Highest'}}, got {value!r}"
+        )
+    return value
 
 
 class _NotifyBase(BaseOperator):
@@ -41,6 +67,8 @@ class _NotifyBase(BaseOperator):
         "dry_run",
         "slack_channel",
         "jira_project",
+        "jira_issue_type",
+        "jira_priorities",
     )
     defaults: dict[str, str] = {}  # slack_channel, jira_project, jira_issue_type of each subclass
 
@@ -56,6 +84,8 @@ class _NotifyBase(BaseOperator):
         slack_channel: str | None = None,
         jira_project: str | None = None,
         jira_issue_type: str | None = None,
+        jira_priorities: dict[str, str] | str | None = None,
+        slack_min_interval_s: float = SLACK_MIN_INTERVAL_S,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -65,46 +95,71 @@ class _NotifyBase(BaseOperator):
         self.jira_conn_id = jira_conn_id
         self.slack_conn_id = slack_conn_id
         self.redis_conn_id = redis_conn_id
-        self.slack_channel = slack_channel or self.defaults["slack_channel"]
-        self.jira_project = jira_project or self.defaults["jira_project"]
-        self.jira_issue_type = jira_issue_type or self.defaults["jira_issue_type"]
+        self.slack_channel = slack_channel
+        self.jira_project = jira_project
+        self.jira_issue_type = jira_issue_type
+        self.jira_priorities = jira_priorities
+        self.slack_min_interval_s = slack_min_interval_s
 
-    def _jira(self) -> Any | None:
+    # Settings are read after templating (a DAG passes them as params / env-derived templates).
+    @property
+    def channel(self) -> str:
+        return self.slack_channel or self.defaults["slack_channel"]
+
+    @cached_property
+    def jira_target(self) -> JiraTarget:
+        settings: dict[str, Any] = {
+            "project": self.jira_project or self.defaults["jira_project"],
+            "issue_type": self.jira_issue_type or self.defaults["jira_issue_type"],
+        }
+        priorities = _priorities(self.jira_priorities)
+        if priorities is not None:
+            settings["priorities"] = priorities
+        try:
+            return JiraTarget(**settings)
+        except ValueError as exc:
+            raise AirflowFailException(f"{self.task_id}: Jira settings: {exc}") from exc
+
+    @cached_property
+    def jira(self) -> TriageJiraHook | None:
         if not connection_exists(self.jira_conn_id):
             return None
-        from airflow.providers.atlassian.jira.hooks.jira import JiraHook
+        assert self.jira_conn_id is not None
+        return TriageJiraHook(jira_conn_id=self.jira_conn_id)
 
-        return JiraHook(jira_conn_id=self.jira_conn_id).get_conn()
-
-    def _slack_post(self) -> Callable[[str, str], dict[str, Any]] | None:
+    @cached_property
+    def slack(self) -> SlackPoster | None:
         if not connection_exists(self.slack_conn_id):
             return None
-        from airflow.providers.slack.hooks.slack import SlackHook
+        assert self.slack_conn_id is not None
+        return SlackPoster(self.slack_conn_id, min_interval_s=self.slack_min_interval_s)
 
-        client = SlackHook(slack_conn_id=self.slack_conn_id).client
+    def _ledger(self) -> SideEffectLedger:
+        real = [name for name, on in (("jira", self.jira), ("slack", self.slack)) if on is not None]
+        return ledger_for(self.redis_conn_id, scope=self.dag_id, real_targets=real)
 
-        def post(channel: str, text: str) -> dict[str, Any]:
-            response = client.chat_postMessage(channel=channel, text=text)
-            return {"channel": response["channel"], "ts": response["ts"]}
-
-        return post
+    def _jira_fields(self, items: list[ReviewItem], labels: list[str], dry_run: bool) -> list[dict[str, Any]]:
+        """Fields of each item, checked against the project's create screen before anything is filed."""
+        jira = self.jira
+        assert jira is not None
+        target = self.jira_target
+        all_fields = [jira_fields(item, target, labels) for item in items]
+        if not dry_run:
+            for fields in all_fields:
+                jira.check_create_screen(target.project, target.issue_type, fields)
+        return all_fields
 
     def _file_jira_issue(
-        self,
-        ledger: SideEffectLedger,
-        jira: Any,
-        action: str,
-        item: ReviewItem,
-        labels: list[str],
-        dry_run: bool,
+        self, ledger: SideEffectLedger, action: str, item: ReviewItem, fields: dict[str, Any], dry_run: bool
     ) -> ActionRecord:
         """One Jira issue per item and action, at most once (ledger), found again by label if needed."""
-        fields = jira_fields(item, self.jira_project, self.jira_issue_type, labels)
+        jira = self.jira
+        assert jira is not None
         return perform_once(
             ledger,
             action,
             item.key,
-            target=f"jira:{self.jira_project}",
+            target=f"jira:{self.jira_target.project}",
             perform=lambda: find_or_create_jira_issue(jira, fields, ticket_label(item.key)),
             dry_run=dry_run,
             describe=fields["summary"],
@@ -113,15 +168,19 @@ class _NotifyBase(BaseOperator):
     @staticmethod
     def _fail_if_incomplete(records: list[ActionRecord], what: str) -> None:
         bad = [r for r in records if r.status in ("failed", "in_progress")]
-        if bad:
-            raise AirflowException(
-                f"{len(bad)} {what} actions not done ({bad[0].action} {bad[0].ticket_key}: {bad[0].error}); "
-                "a retry repeats only those"
-            )
+        if not bad:
+            return
+        message = (
+            f"{len(bad)} {what} actions not done ({bad[0].action} {bad[0].ticket_key}: {bad[0].error}); "
+            "a retry repeats only those"
+        )
+        if all(r.permanent for r in bad):
+            raise AirflowFailException(message.replace("a retry repeats only those", "fix the setting named"))
+        raise AirflowException(message)
 
 
 class ManualReviewOperator(_NotifyBase):
-    """A Jira issue per review item, then one Slack digest for the day (or a local queue)."""
+    """A Jira issue per review item, then one Slack digest for the day that carries their keys."""
 
     defaults = {"slack_channel": "#triage-review", "jira_project": "SUP", "jira_issue_type": "Task"}
 
@@ -129,13 +188,12 @@ class ManualReviewOperator(_NotifyBase):
         day = self.triage_summary["day"]
         outputs = day_outputs(self.output_root, day)
         items = list(read_jsonl(outputs.review, ReviewItem))
-        ledger = ledger_for(self.redis_conn_id, scope=self.dag_id)
         dry_run = as_bool(self.dry_run)
+        ledger = self._ledger()
         records: list[ActionRecord] = []
         jira_keys: dict[str, str] = {}
 
-        jira = self._jira()
-        if jira is None:
+        if self.jira is None:
             self.log.info(
                 "No Jira connection %r: %d review items queued locally in %s",
                 self.jira_conn_id,
@@ -152,30 +210,35 @@ class ManualReviewOperator(_NotifyBase):
                 )
                 for i in items
             ]
-        else:
-            for item in items:
-                record = self._file_jira_issue(ledger, jira, "jira_issue", item, [f"triage-{day}"], dry_run)
+        elif items:
+            all_fields = self._jira_fields(items, [f"triage-{day}"], dry_run)
+            for item, fields in zip(items, all_fields, strict=True):
+                record = self._file_jira_issue(ledger, "jira_issue", item, fields, dry_run)
                 records.append(record)
                 if record.result and "key" in record.result:
                     jira_keys[item.key] = record.result["key"]
 
-        post = self._slack_post()
-        if post is None:
+        jira_incomplete = any(r.status in ("failed", "in_progress") for r in records)
+        if self.slack is None:
             self.log.info(
                 "No Slack connection %r: no digest posted (%d items in %s)",
                 self.slack_conn_id,
                 len(items),
                 outputs.review,
             )
+        elif jira_incomplete:
+            # the digest lists the Jira keys: it waits for the retry that files the missing issues
+            self.log.warning("Jira filing incomplete: the Slack digest waits for the retry")
         elif items:
+            slack = self.slack
             text = review_digest(day, context["run_id"], items, jira_keys)
             records.append(
                 perform_once(
                     ledger,
                     "slack_review_digest",
                     day,
-                    target=self.slack_channel,
-                    perform=lambda: post(self.slack_channel, text),
+                    target=self.channel,
+                    perform=lambda: slack.post(self.channel, text),
                     dry_run=dry_run,
                     describe=text.splitlines()[0],
                 )
@@ -197,7 +260,7 @@ class PageEngineeringOperator(_NotifyBase):
             ReviewItem(
                 day=day,
                 ticket_id=o.ticket_id,
-                reasons=["auto-replied, but P0/P1"],
+                reasons=[],  # auto-replied: paged for its priority alone
                 priority=o.result.priority if o.result else None,
                 page_engineering=True,
                 outcome=o,
@@ -205,38 +268,34 @@ class PageEngineeringOperator(_NotifyBase):
             for o in read_jsonl(outputs.approved, TicketOutcome)
             if o.gate and o.gate.page_engineering
         ]
-        ledger = ledger_for(self.redis_conn_id, scope=self.dag_id)
         dry_run = as_bool(self.dry_run)
-        jira, post = self._jira(), self._slack_post()
+        ledger = self._ledger()
+        jira, slack = self.jira, self.slack
+        all_fields = (
+            self._jira_fields(urgent, ["oncall", f"triage-{day}"], dry_run) if jira and urgent else []
+        )
         records: list[ActionRecord] = []
-        for item in urgent:
+        for n, item in enumerate(urgent):
             jira_key = None
             if jira is not None:
-                rec = self._file_jira_issue(
-                    ledger, jira, "jira_eng_issue", item, ["oncall", f"triage-{day}"], dry_run
-                )
+                rec = self._file_jira_issue(ledger, "jira_eng_issue", item, all_fields[n], dry_run)
                 records.append(rec)
                 jira_key = (rec.result or {}).get("key")
-            if post is not None:
+            if slack is not None:
                 text = oncall_message(day, item, jira_key)
                 records.append(
                     perform_once(
                         ledger,
                         "page_oncall",
                         item.key,
-                        target=self.slack_channel,
-                        perform=lambda t=text: post(self.slack_channel, t),
+                        target=self.channel,
+                        perform=lambda t=text: slack.post(self.channel, t),
                         dry_run=dry_run,
                         describe=text.splitlines()[0],
                     )
                 )
-            if jira is None and post is None:
-                self.log.warning(
-                    "PAGE %s %s: %s (no Slack/Jira connection: local queue only)",
-                    item.priority,
-                    item.key,
-                    "; ".join(item.reasons),
-                )
+            if jira is None and slack is None:
+                self.log.warning("%s (no Slack/Jira connection: local queue only)", page_log_line(item))
                 records.append(
                     ActionRecord(
                         action="page_oncall", ticket_key=item.key, status="done", target="local queue"
