@@ -331,3 +331,40 @@ def test_sigkilled_worker_resumes_from_its_checkpoint(chaos: ChaosServer, tmp_pa
     assert all(first_run[t] >= 1 for t in done_before_kill)
     assert not set(done_before_kill) & set(second_run)  # finished tickets were NOT sent again
     assert set(second_run) == set(ids) - set(done_before_kill)
+
+
+def test_a_dead_primary_costs_allowed_fails_requests_not_retries_per_ticket(
+    chaos: ChaosServer, tmp_path: Path
+) -> None:
+    """LiteLLM does not cool down a group's only deployment: every ticket paid num_retries + 1."""
+    root, ids = write_day(tmp_path, 30)
+    chaos.configure({"models": {"cheap": {"outage": True}}})
+    data = settings_data(chaos, num_retries=2, allowed_fails=3, cooldown_time=30)
+    plan = make_plan(tmp_path, root, concurrency=8)
+    with TriageRouter(LiteLLMSettings.parse(data, "test")) as router:
+        result = run_day(router, plan)
+
+    assert result.summary.triaged == len(ids)
+    primary = chaos.stats()["models"]["cheap"]["requests"]
+    assert primary <= 3 + 1, primary  # allowed_fails, plus a probe if the day outlasted a cooldown
+    outcomes = read_outcomes(plan)
+    assert all(o.calls[-1].fallback_used for o in outcomes)
+    assert sum(c.attempts for o in outcomes for c in o.calls) == chaos.stats()["total_requests"]
+
+
+def test_a_hanging_primary_costs_one_timeout_per_probe_not_retries_per_ticket(
+    chaos: ChaosServer, tmp_path: Path
+) -> None:
+    root, ids = write_day(tmp_path, 20)
+    chaos.configure({"models": {"cheap": {"timeout_rate": 1.0, "timeout_s": 30}}})
+    data = settings_data(chaos, num_retries=2, timeout=1.0, allowed_fails=2, cooldown_time=30)
+    plan = make_plan(tmp_path, root, concurrency=4)
+    with TriageRouter(LiteLLMSettings.parse(data, "test")) as router:
+        result = run_day(router, plan)
+
+    assert result.summary.triaged == len(ids)
+    per_ticket = requests_per_ticket([r for r in chaos.requests if r["model"] == "cheap"], ids)
+    assert sum(per_ticket.values()) <= 2 + 1, per_ticket  # never (num_retries + 1) per ticket
+    assert max(per_ticket.values()) == 1
+    outcomes = read_outcomes(plan)
+    assert all(o.final_model == "anthropic/claude-test" for o in outcomes)

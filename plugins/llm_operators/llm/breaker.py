@@ -8,8 +8,9 @@ fallback. Here, like LiteLLM's cooldown (`allowed_fails` failed requests within 
 - closed: requests flow. Until the group has answered once in this process, at most `allowed_fails`
   requests are in flight to it, so a dead group costs `allowed_fails` requests, not a concurrency's
   worth; the others wait for the first answer (one latency, once per task).
-- open: `allowed_fails` failures within `fail_window_s`; the group is skipped (its fallback is asked
-  directly) for `cooldown_s`.
+- open: `allowed_fails` failures within `fail_window_s` (counted by every process), and no fewer
+  failures than this process saw successes in that window (a flaky group that mostly answers stays
+  closed); the group is skipped (its fallback is asked directly) for `cooldown_s`.
 - half open: after the cooldown one request, claimed across processes, probes the group; success
   closes it, failure opens it for another cooldown. Everyone else keeps using the fallback.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -132,6 +134,7 @@ class _Local:
 
     proven: bool = False  # answered since the process started or the group last opened
     in_flight: int = 0
+    successes: deque[float] = field(default_factory=deque)
     state: BreakerState = field(default_factory=lambda: BreakerState(0.0, False))
     synced_at: float = -1e9
     waiters: list[asyncio.Event] = field(default_factory=list)
@@ -203,15 +206,24 @@ class CircuitBreaker:
             self.store.close(group)
             local.state = self._state(local, group, fresh=True)
         local.proven = True
+        now = time.monotonic()
+        local.successes.append(now)
+        while local.successes[0] < now - self.fail_window_s:
+            local.successes.popleft()
         self._wake(local)
 
     def failure(self, group: str, admission: Admission) -> bool:
         """Count a failed request; True if this one opened the breaker."""
         local = self._local(group)
         local.in_flight -= 1
-        opened = admission is Admission.PROBE or self.store.add_failure(group, self.fail_window_s) >= (
-            self.allowed_fails
-        )
+        if admission is Admission.PROBE:
+            opened = True
+        else:
+            fails = self.store.add_failure(group, self.fail_window_s)
+            now = time.monotonic()
+            while local.successes and local.successes[0] < now - self.fail_window_s:
+                local.successes.popleft()
+            opened = fails >= self.allowed_fails and fails >= len(local.successes)
         if opened:
             self.store.trip(group, self.cooldown_s)
             local.proven = False
@@ -219,8 +231,9 @@ class CircuitBreaker:
         self._wake(local)
         return opened
 
-    def release(self, group: str) -> None:
-        """Neither success nor failure (the request itself was at fault, e.g. a 400)."""
+    def release(self, group: str, admission: Admission) -> None:
+        """Neither success nor failure (the request itself was at fault, e.g. a 400); a probe's claim
+        then lapses after its ttl, and the next request probes."""
         local = self._local(group)
         local.in_flight -= 1
         self._wake(local)

@@ -304,7 +304,7 @@ class TriageRouter:
                 if _is_health_failure(exc):
                     self.breaker.failure(asked, admission)
                 else:
-                    self.breaker.release(asked)
+                    self.breaker.release(asked, admission)
                 errors.append(f"{asked}: {_error_text(exc)}")
                 continue
             self.breaker.success(asked, admission)
