@@ -16,7 +16,14 @@ from llm_operators.core.models import (
     TicketOutcome,
     TriageResult,
 )
-from llm_operators.core.report import render_days_table, render_markdown, render_models_table, summarise
+from llm_operators.core.report import (
+    day_digest,
+    render_days_table,
+    render_markdown,
+    render_models_table,
+    render_rungs_table,
+    summarise,
+)
 
 
 def call(tid: str, rung: int, **changes: object) -> CallRecord:
@@ -189,3 +196,61 @@ def test_markdown_contains_the_numbers():
     assert "Budget-limited tickets: 1" in md
     assert re.search(r"^\| low confidence \| 2 \|$", md, re.MULTILINE)
     assert "- outcomes: `/out/2025-10-01/outcomes.jsonl`" in md
+
+
+def test_costs_are_rounded_not_float_noise():
+    noisy = [outcome(f"T-{i}", [call(f"T-{i}", 0, cost_usd=0.0000928560)], AUTO) for i in range(100)]
+    assert repr(sum(0.0000928560 for _ in range(100))) == "0.009285599999999998"  # what a bare sum gives
+    s = summarise("2025-10-01", noisy)
+    assert s.cost_usd == 0.0092856 and repr(s.cost_usd) == "0.0092856"
+    assert repr(s.by_rung["0"].cost_usd) == "0.0092856"
+
+
+def test_day_digest_is_day_first_with_the_gate_split_rates_and_rungs():
+    s = summarise("2025-10-01", day_outcomes(), rejected_lines=2)
+    d = day_digest(s, location="s3://b/out/2025-10-01", run_id="r1")
+    assert list(d)[:5] == ["day", "tickets", "auto_reply", "manual_review", "paged"]
+    assert (d["day"], d["tickets"], d["auto_reply"], d["manual_review"], d["paged"]) == (
+        "2025-10-01",
+        5,
+        2,
+        3,
+        1,
+    )
+    assert d["escalation_rate"] == 0.4 and d["cost_usd"] == 0.013 and d["tokens"] == {"in": 500, "out": 100}
+    assert d["by_rung"]["1"] == {
+        "calls": 2,
+        "cache_hits": 0,
+        "tokens": {"in": 100, "out": 20},
+        "cost_usd": 0.01,
+    }
+    assert d["fallbacks"] == {"openai/gpt-4o": 1} and d["stopped_at_rung"] == {
+        "0": 3,
+        "1": 1,
+        "unresolved": 1,
+    }
+    assert d["review_reasons"] == {"low confidence": 2, "PII detected": 1, "unresolved": 1}
+    assert (d["location"], d["run_id"]) == ("s3://b/out/2025-10-01", "r1")
+
+
+def test_day_digest_before_the_gate_has_no_split():
+    d = day_digest(summarise("2025-10-01", [outcome("T-1", [call("T-1", 0)], None)]))
+    assert not {"auto_reply", "manual_review", "paged", "review_reasons"} & set(d)
+
+
+def test_days_table_before_the_gate_prints_no_gate_columns():
+    """The triage and merge logs run before the gate: no auto/review/page column reading 0."""
+    s = summarise("2025-10-01", [outcome("T-1", [call("T-1", 0)], None)])
+    table = render_days_table([s])
+    assert "auto" not in table and "review" not in table and "page" not in table
+    assert _row(table, "2025-10-01") == ["2025-10-01", "1", "0", "0", "120", "$0.0010", "0%"]
+    # across days where only some were gated, the others show "-" rather than 0
+    mixed = render_days_table([summarise("2025-10-02", day_outcomes()), s])
+    assert _row(mixed, "2025-10-01")[2:5] == ["-", "-", "-"]
+
+
+def test_rungs_table_shows_where_tickets_stopped_and_the_escalation_rate():
+    table = render_rungs_table(summarise("2025-10-01", day_outcomes()))
+    assert _row(table, "0") == ["0", "3", "5", "1", "480", "$0.0030"]
+    assert _row(table, "unresolved")[:3] == ["unresolved", "1", "0"]
+    assert "escalation rate 40%; fallbacks: openai/gpt-4o: 1" in table

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
+import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from e2e.conftest import REPO, AirflowEnv
+from e2e.conftest import AIRFLOW, REPO, AirflowEnv
 
 pytestmark = pytest.mark.e2e
 
@@ -85,3 +88,63 @@ def test_a_day_split_into_mapped_batches_gives_the_same_outcomes(airflow_env: Ai
     outbox = {m["ticket_id"] for m in _lines(day_dir / "outbox.jsonl")}
     review = {i["ticket_id"] for i in _lines(day_dir / "review.jsonl")}
     assert outbox.isdisjoint(review) and outbox | review == set(ids)
+
+
+def _asset_events(airflow_env: AirflowEnv) -> tuple[list[dict], list[tuple[str, str]]]:
+    """The asset events as the UI lists them, and the active assets, from the throwaway metadata DB."""
+    with sqlite3.connect(airflow_env.home / "airflow.db") as db:
+        rows = db.execute(
+            "SELECT a.name, a.uri, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id ORDER BY e.id"
+        ).fetchall()
+        active = db.execute("SELECT name, uri FROM asset_active").fetchall()
+    return [{"name": n, "uri": u, "extra": json.loads(x)} for n, u, x in rows], active
+
+
+def test_a_day_under_two_output_roots_in_one_metadata_db(airflow_env: AirflowEnv, tmp_path: Path) -> None:
+    """Moving the outputs (another root, object storage) keeps the asset active and its events flowing;
+    each event says, day first, where that day's files are."""
+    day = "2025-10-07"
+    roots = [tmp_path / "root-a", tmp_path / "root-b"]
+    before = len(_asset_events(airflow_env)[0])
+    for root in roots:
+        airflow_env.dags_test(day, conf={"max_tickets": 2}, extra_env={"TRIAGE_OUTPUT_ROOT": str(root)})
+        assert (root / day / "report.md").exists()
+    events, active = _asset_events(airflow_env)
+    events = events[before:]
+    assert active == [("ticket_triage_outcomes", "ticket_triage_outcomes")]
+    assert [e["name"] for e in events] == ["ticket_triage_outcomes"] * 2
+    assert {e["uri"] for e in events} == {"ticket_triage_outcomes"}
+    assert [e["extra"]["location"] for e in events] == [f"file://{r / day}" for r in roots]
+    for e in events:
+        extra = e["extra"]
+        assert next(iter(extra)) == "day" and extra["day"] == day and extra["tickets"] == 2
+        assert extra["auto_reply"] + extra["manual_review"] == 2 and "paged" in extra
+        assert {"escalation_rate", "cost_usd", "tokens", "by_rung", "fallbacks"} <= set(extra)
+        assert len(repr(extra["cost_usd"])) <= 10  # rounded, not 0.009285600000000001
+
+
+def _failing_dags_test(airflow_env: AirflowEnv, logical_date: str) -> str:
+    result = subprocess.run(
+        [AIRFLOW, "dags", "test", "ticket_triage", logical_date],
+        env=airflow_env.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    log = result.stdout + result.stderr
+    assert "state=failed" in log and "state=success" not in log, log[-4000:]
+    return log
+
+
+def test_runs_that_would_triage_nothing_fail_saying_what_to_set(airflow_env: AirflowEnv) -> None:
+    """The UI form's default logical date is now; a day without a tickets file is a wrong day or root.
+    Neither may end green: plan_batches fails at once (no retry) with what to set."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    log = _failing_dags_test(airflow_env, now.isoformat())
+    assert f"falls in UTC day {now.date().isoformat()}, which is not over yet" in log
+    assert "Clear the logical date in the Trigger form" in log
+
+    log = _failing_dags_test(airflow_env, "2026-01-15")
+    assert "no tickets file" in log and "2026-01-15.jsonl" in log
+    assert "it holds 90 day file(s), 2025-09-01 to 2025-11-29" in log
+    assert not (airflow_env.output / "2026-01-15").exists()
