@@ -6,6 +6,10 @@ export AIRFLOW__CORE__DAGS_FOLDER="$_here/dags"
 export AIRFLOW__CORE__PLUGINS_FOLDER="$_here/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export LITELLM_LOCAL_MODEL_COST_MAP=True
+# The demo and the tests choose the offline models explicitly (no key, no network); a connection
+# already in the environment wins. A deployment with no litellm connection fails instead.
+_offline='{"conn_type": "litellm", "extra": {"offline": true}}'
+export AIRFLOW_CONN_LITELLM_DEFAULT="${AIRFLOW_CONN_LITELLM_DEFAULT:-$_offline}"
 export TRIAGE_OUTPUT_ROOT="${TRIAGE_OUTPUT_ROOT:-$_here/output}"
 export PATH="$_here/.venv/bin:$PATH"
-unset _here
+unset _here _offline
