@@ -12,8 +12,13 @@ from llm_operators.operators.batches import PlanBatchesOperator
 from llm_operators.operators.triage import TriageOperator
 
 
-def test_plan_and_triage_a_day_of_jira_issues(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with FakeJira(username="bot@example.com", api_token="jira-token", max_results=3) as jira:
+@pytest.mark.parametrize("deployment", ["cloud", "server"])
+def test_plan_and_triage_a_day_of_jira_issues(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deployment: str
+) -> None:
+    """Five issues, pages of three: the day spans two search pages in either deployment."""
+    monkeypatch.setenv("AIRFLOW_CONN_LITELLM_OFFLINE", '{"conn_type": "litellm", "extra": {"offline": true}}')
+    with FakeJira(deployment=deployment, max_results=3) as jira:
         monkeypatch.setenv("AIRFLOW_CONN_JIRA_SRC", jira.airflow_conn_json())
         for i in range(5):
             jira.seed_issue(
@@ -34,7 +39,7 @@ def test_plan_and_triage_a_day_of_jira_issues(tmp_path: Path, monkeypatch: pytes
             source_root=str(tmp_path),
             output_root=str(tmp_path / "out"),
             batch=specs[1],
-            litellm_conn_id="litellm_absent",
+            litellm_conn_id="litellm_offline",
             redis_conn_id=None,
             **common,
         )
@@ -48,6 +53,8 @@ def test_plan_and_triage_a_day_of_jira_issues(tmp_path: Path, monkeypatch: pytes
         "Refund for invoice 3",
     ]
     assert all(o["ticket"]["channel"] == "jira" and o["ticket_id"].startswith("HELP-") for o in outcomes)
+    searches = jira.requests_to("/search/jql" if deployment == "cloud" else "/rest/api/2/search")
+    assert len(searches) >= 2 and all(r.status == 200 for r in jira.requests)
 
 
 def test_unknown_ticket_source_is_a_clear_error(tmp_path: Path) -> None:
