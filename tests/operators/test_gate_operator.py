@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import pytest
-from builders import DAY, make_outcome
+from builders import DAY
+from builders import make_outcome as _built
 
 from llm_operators.core.config import ConfigError
-from llm_operators.core.models import ReviewItem, TicketOutcome
+from llm_operators.core.models import JudgeVerdict, ReviewItem, TicketOutcome
 from llm_operators.core.outputs import read_jsonl
+from llm_operators.core.replies import customer_reply
 from llm_operators.operators.gate import QualityGateOperator
+
+
+def make_outcome(*args, template: str = "troubleshooting_first_steps", **kwargs) -> TicketOutcome:
+    """The shared builder's outcome, answered with an approved template (template mode's default)."""
+    outcome = _built(*args, **kwargs)
+    if outcome.result is not None:
+        outcome.result = outcome.result.model_copy(update={"reply_template": template})
+    return outcome
 
 
 def _gate(root, **kwargs) -> QualityGateOperator:
@@ -78,3 +88,21 @@ def test_out_of_range_threshold_is_a_clear_error(day_outputs) -> None:
     outputs = day_outputs([make_outcome("A")])
     with pytest.raises(ConfigError, match=r"gate.*min_confidence"):
         _gate(outputs.root, min_confidence=1.5).choose_branch({})
+
+
+def test_approved_outcomes_carry_the_reply_to_send(day_outputs) -> None:
+    _, approved, review, _ = _run(day_outputs, [make_outcome("A"), make_outcome("B", template="none")])
+    [a] = approved
+    assert a.gate.reply_mode == "template" and a.gate.template_id == "troubleshooting_first_steps"
+    assert customer_reply(a) == a.gate.reply and "Our engineers are looking into it." in a.gate.reply
+    assert [i.ticket_id for i in review] == ["B"]
+    assert review[0].reasons == ["no reply template fits (the model's draft is attached for the reviewer)"]
+
+
+def test_free_text_mode_from_the_rules(day_outputs) -> None:
+    judged = make_outcome("A")
+    judged.judge = JudgeVerdict(approved=True, reason="fine")
+    _, approved, review, _ = _run(day_outputs, [judged, make_outcome("B")], rules={"reply_mode": "free_text"})
+    assert [o.ticket_id for o in approved] == ["A"]
+    assert customer_reply(approved[0]) == judged.result.suggested_reply
+    assert review[0].reasons == ["no judge verdict on the free-text reply"]

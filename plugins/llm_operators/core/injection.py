@@ -17,9 +17,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-_ZERO_WIDTH = dict.fromkeys(
-    map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u2061\u2062\u2063\u2064\u034f"), None
-)
+from llm_operators.core.text import reveal_tag_text, strip_invisible
 
 # Cyrillic and Greek letters that render like Latin ones. Mapped only inside words that also hold a
 # Latin letter (or consist of look-alikes only), so genuine Russian or Greek text is left alone.
@@ -100,6 +98,47 @@ _RULES: tuple[tuple[str, str], ...] = (
         r"|\b(assistente|asistente|assistant|assistent|ia|ki|ai|bot|modelo|modello|modele)\b.{0,20}"
         r"\b(senza|sin|sans|ohne|sem) (regole|reglas|regles|regeln|regras|restricciones|restrictions"
         r"|einschrankungen|restricoes|restrizioni|filtri|filtros|filtres|filter)\b",
+    ),
+    (
+        # "Stop following your instructions", "you no longer follow your rules": an imperative at the
+        # start of a sentence (a customer who "had to stop following the setup instructions" is not one)
+        "instruction override",
+        r"(^|[\n.!?:;]\s*)(please |now |just |so |ok,? |okay,? )?(you (must|should|will|can|are to"
+        r"|need to) )?"
+        r"(stop|quit|cease|discontinue)\s+(following|obeying|applying|using|adhering to|respecting"
+        r"|enforcing)\s+"
+        r"(all |any )?(of )?(your|the|these|those|previous|prior|original|system|default)\b.{0,20}"
+        r"\b(instructions?|rules?|guidelines?|prompts?|directives?|polic(y|ies)|programming|training)\b"
+        r"|\byou (are |will )?no longer (need to )?(follow|obey|bound by|restricted by"
+        r"|required to follow)\b.{0,20}"
+        r"\b(your|the|any|these|those)\b.{0,20}\b(instructions?|rules?|guidelines?|prompts?|polic(y|ies))\b"
+        r"|\byou are (now )?(free|released) (from|of) (all |any )?(your|the|these) "
+        r"(instructions|rules|guidelines|restrictions|polic(y|ies))\b",
+    ),
+    (
+        # "This overrides your guidelines": a claim of authority over the assistant's own rules
+        "instruction override",
+        r"\b(overrides?|overriding|supersedes?|superseding|takes? precedence over|outranks?|trumps?"
+        r"|replaces?|cancels?|voids?|nullifies)\s+(all |any |each |every )?(of )?"
+        r"(your|the (system|assistant|ai|model|bot)('?s)?|its)\s+(own |current |previous |prior |original "
+        r"|existing |default |standing |safety |internal )?"
+        r"(instructions|rules|guidelines|prompts?|directives|polic(y|ies)|programming|configuration"
+        r"|system prompt|restrictions)\b",
+    ),
+    (
+        # A fake "SYSTEM MESSAGE" block: a decorated header line ("=== SYSTEM MESSAGE ===", "*** ADMIN
+        # NOTICE ***"), or a bare header whose next lines address the assistant or its rules
+        "fake system message",
+        r"(^|\n)[ \t]*[-=*#_~<>|/\\]{2,}[ \t]*(begin |start |start of |end of |new |urgent |official "
+        r"|priority )?"
+        r"(system|admin|administrator|developer|operator|platform|security|moderator)[ _-]"
+        r"(message|notice|update|instructions?|directive|alert|override|prompt|command|notification)s?\b"
+        r"|(^|\n)[ \t]*(begin |start of |new |urgent |official |priority )?"
+        r"(system|admin|administrator|developer|operator|platform)[ _-]"
+        r"(message|notice|update|instructions?|directive|alert|override|prompt|command)s?[ \t]*:?[ \t]*\n"
+        r"[^\n]{0,200}\b(assistant|ai|model|llm|bot|triage|automated|you must|you will|you are|your "
+        r"(instructions|rules|guidelines|task|role|reply|response|answer)|ignore|disregard|override"
+        r"|new instructions|respond|reply with|reply only)\b",
     ),
     (
         "fake system message",
@@ -201,7 +240,8 @@ _RULES: tuple[tuple[str, str], ...] = (
         r"|\b(needs_human|pii_detected|suggested_reply)[\"']?\s*[=:]"
         r"|\b(set|change|lower|drop|downgrade|make)\b.{0,10}\bpriority\b.{0,10}(\bto\b|=|:|\bas\b)\s*[\"']?"
         r"(p[0-3]|low|lowest)\b"
-        r"|\b(use|take|return|output|copy|submit)\b.{0,20}\b(json|answer|triage|classification|result)\b.{0,20}"
+        r"|\b(use|take|return|output|copy|submit)\b.{0,20}\b(json|answer|triage|classification"
+        r"|result)\b.{0,20}"
         r"\bas (your|the) (final )?(answer|output|response|result|triage)\b"
         r"|\bskip (the )?(human|manual) review\b|\bno (need for (a )?(human|person|agent)|human review)\b"
         r"|\b(do not|don't|never|no need to) (escalate|forward|route|send|assign)\b (this |it |the ticket )?"
@@ -251,7 +291,7 @@ def _unconfuse(text: str) -> str:
 
 def _clean(text: str) -> str:
     """`normalise` without the whitespace folding (letter-spaced runs need their word gaps)."""
-    text = unicodedata.normalize("NFKD", html.unescape(text)).translate(_ZERO_WIDTH)
+    text = unicodedata.normalize("NFKD", strip_invisible(html.unescape(text)))
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return _unconfuse(text).lower()
 
@@ -323,7 +363,14 @@ def detect_injection(text: str) -> list[InjectionFinding]:
         if squashed and all(f.rule != "instruction override" for f in findings):
             findings.append(InjectionFinding("instruction override", _fold(run.group()).strip()[:200]))
 
-    for decoded in _decoded_blobs(text.translate(_ZERO_WIDTH)):
+    hidden = reveal_tag_text(text)
+    if hidden:  # Unicode tag characters: invisible to the reader, plain ASCII to a model
+        inner = []
+        _scan(normalise(hidden), inner)
+        if inner:
+            findings.append(InjectionFinding("encoded instructions", inner[0].excerpt))
+
+    for decoded in _decoded_blobs(strip_invisible(text)):
         inner: list[InjectionFinding] = []
         _scan(normalise(decoded), inner)
         if inner:

@@ -5,6 +5,10 @@ Per rung: one call; an invalid answer gets `repair_attempts` chances to fix itse
 confidence threshold climbs; a valid confident answer stops. When no rung gives a valid answer the
 ticket is `unresolved`, never lost: the gate sends it to a human with the reason. The ladder talks to
 models only through the `Caller` protocol, so it is tested without litellm or the network.
+
+Each call's record keeps its validated answer (replaying thresholds needs every rung's, not only the
+final one). In `free_text` reply mode the judge (core/judge.py) is asked after the ladder, on the
+final answer's reply only, and its verdict is what the gate later requires.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from llm_operators.core.injection import detect_injection
+from llm_operators.core.judge import judge_reply
 from llm_operators.core.models import (
     CallRecord,
     CallStatus,
     OutcomeStatus,
+    ReplyMode,
     SafetyFlags,
     Ticket,
     TicketOutcome,
@@ -26,6 +32,8 @@ from llm_operators.core.models import (
 )
 from llm_operators.core.pii import pii_kinds, redact
 from llm_operators.core.prompts import InvalidAnswer, build_messages, parse_answer, repair_messages
+from llm_operators.core.reply_templates import Catalogue, catalogue_for
+from llm_operators.core.spotlight import DEFAULT_MODE, SpotlightMode
 
 
 class Caller(Protocol):
@@ -38,6 +46,8 @@ class Caller(Protocol):
         messages: list[dict[str, str]],
         repair: bool = False,
         metadata: dict[str, Any] | None = None,
+        # passed only for the judge's call (triage calls use the default triage schema)
+        response_format: dict[str, Any] | None = None,
     ) -> tuple[str | None, CallRecord]: ...
 
 
@@ -67,6 +77,10 @@ class LadderPolicy:
     repair_attempts: int = 1
     max_body_chars: int = 6000
     redact_pii_for_llm: bool = True
+    catalogue: Catalogue | None = None  # None: $TRIAGE_REPLY_TEMPLATES, else the bundled templates
+    spotlight: SpotlightMode = DEFAULT_MODE
+    reply_mode: ReplyMode = "template"
+    judge_group: str | None = None  # model group of the judge (free_text mode); None: the top rung
 
 
 class Ladder:
@@ -76,6 +90,7 @@ class Ladder:
         self.policy = policy
         self.caller = caller
         self.budget = budget or Budget()
+        self.catalogue = policy.catalogue or catalogue_for()
 
     async def triage(self, ticket: Ticket, day: str, metadata: dict[str, Any] | None = None) -> TicketOutcome:
         text = f"{ticket.subject}\n{ticket.body}"
@@ -86,21 +101,26 @@ class Ladder:
             injection_excerpts=[f.excerpt for f in findings],
         )
         outcome = TicketOutcome(
-            ticket_id=ticket.id, day=day, status=OutcomeStatus.UNRESOLVED, ticket=ticket, safety=flags
+            ticket_id=ticket.id,
+            day=day,
+            status=OutcomeStatus.UNRESOLVED,
+            ticket=ticket,
+            safety=flags,
+            templates_version=self.catalogue.version,
         )
         if not ticket.body.strip():
             outcome.error = "empty body: nothing to triage"
             return outcome
 
-        if self.policy.redact_pii_for_llm and flags.pii_kinds:
-            messages = build_messages(
-                ticket,
-                subject=redact(ticket.subject),
-                body=redact(ticket.body),
-                max_body_chars=self.policy.max_body_chars,
-            )
-        else:
-            messages = build_messages(ticket, max_body_chars=self.policy.max_body_chars)
+        redacted = self.policy.redact_pii_for_llm and flags.pii_kinds
+        messages = build_messages(
+            ticket,
+            subject=redact(ticket.subject) if redacted else None,
+            body=redact(ticket.body) if redacted else None,
+            max_body_chars=self.policy.max_body_chars,
+            catalogue=self.catalogue,
+            mode=self.policy.spotlight,
+        )
 
         best: tuple[int, str, TriageResult] | None = None
         errors: list[str] = []
@@ -132,7 +152,26 @@ class Ladder:
         else:
             outcome.error = "; ".join(errors) or "no rung answered"
         outcome.escalated = any(c.rung > 0 for c in outcome.calls)
+        if self.policy.reply_mode == "free_text" and outcome.result is not None:
+            await self._judge(outcome, outcome.result.suggested_reply, metadata)
         return outcome
+
+    async def _judge(self, outcome: TicketOutcome, reply: str, metadata: dict[str, Any] | None) -> None:
+        """The judge's call is recorded with the ticket's calls (cost, tokens) as rung len(rungs)."""
+        if not reply.strip() or self.budget.exhausted:
+            return  # no verdict: the gate keeps the reply from the customer
+        verdict, record = await judge_reply(
+            reply,
+            self.caller,
+            ticket_id=outcome.ticket_id,
+            rung=len(self.policy.rungs),
+            group=self.policy.judge_group or self.policy.rungs[-1],
+            metadata=metadata,
+            mode=self.policy.spotlight,
+        )
+        await self.budget.add(record)
+        outcome.calls.append(record)
+        outcome.judge = verdict
 
     async def _ask_rung(
         self,
@@ -159,7 +198,8 @@ class Ladder:
                 errors.append(f"rung {rung} ({group}): {record.error}")
                 return None  # the Router already retried and fell back; repairing an outage is pointless
             try:
-                return parse_answer(content)
+                record.answer = parse_answer(content, self.catalogue)
+                return record.answer
             except InvalidAnswer as exc:
                 record.status = CallStatus.INVALID
                 record.error = str(exc)

@@ -20,15 +20,22 @@ from llm_operators.core.ticket import RejectedLine, Ticket, TicketLabels
 # The model may write a long reply, but an answer beyond this is a runaway generation, not a reply.
 MAX_REPLY_CHARS = 4000
 MAX_RATIONALE_CHARS = 1000
+# "no approved template fits": the ticket goes to a human with the model's draft attached
+NO_TEMPLATE = "none"
+
+ReplyMode = Literal["template", "free_text"]
 
 __all__ = [  # re-exports above, plus what this module defines
     "CallRecord",
     "CallStatus",
     "Category",
     "GateDecision",
+    "JudgeVerdict",
     "OutcomeStatus",
     "Priority",
     "RejectedLine",
+    "ReplyMode",
+    "ReplySlots",
     "ReviewItem",
     "SafetyFlags",
     "Sentiment",
@@ -39,8 +46,24 @@ __all__ = [  # re-exports above, plus what this module defines
 ]
 
 
+class ReplySlots(BaseModel):
+    """The only values a model may put into an approved template; each is checked against the ticket
+    by `reply_templates.check_slot` before anything is rendered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order_number: str | None = Field(default=None, max_length=40)
+    invoice_number: str | None = Field(default=None, max_length=40)
+
+
 class TriageResult(BaseModel):
-    """What a model must answer for one ticket. `extra="forbid"` so a drifting schema fails loudly."""
+    """What a model must answer for one ticket. `extra="forbid"` so a drifting schema fails loudly.
+
+    `reply_template` names an approved reply (the schema sent to the model lists the catalogue's ids
+    as an enum); `suggested_reply` is the model's own draft, shown to reviewers, and sent to a
+    customer only in `free_text` mode past the judge. The reply fields have defaults so that answers
+    and outcomes written before templates existed still read (they pick no template: review).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -52,6 +75,19 @@ class TriageResult(BaseModel):
     suggested_reply: str = Field(max_length=MAX_REPLY_CHARS)
     confidence: float = Field(ge=0.0, le=1.0)
     rationale: str = Field(default="", max_length=MAX_RATIONALE_CHARS)
+    reply_template: str = Field(default=NO_TEMPLATE, max_length=64)
+    reply_language: str = Field(default="en", pattern=r"^[a-z]{2}$")
+    reply_slots: ReplySlots = Field(default_factory=ReplySlots)
+
+
+class JudgeVerdict(BaseModel):
+    """The judge's answer on one free-text reply (core/judge.py): approve, or name the broken rules."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    approved: bool
+    violations: list[str] = Field(default_factory=list, max_length=20)
+    reason: str = Field(default="", max_length=MAX_RATIONALE_CHARS)
 
 
 class CallStatus(StrEnum):
@@ -82,6 +118,10 @@ class CallRecord(BaseModel):
     fallback_used: bool = False
     attempts: int = 1
     started_at: datetime | None = None
+    purpose: Literal["triage", "judge"] = "triage"
+    # The validated answer of this call, so thresholds can be replayed later without new LLM calls.
+    answer: TriageResult | None = None
+    verdict: JudgeVerdict | None = None
 
 
 class OutcomeStatus(StrEnum):
@@ -98,6 +138,14 @@ class GateDecision(BaseModel):
     route: Route
     reasons: list[str] = Field(default_factory=list)
     page_engineering: bool = False
+    reply_mode: ReplyMode = "template"
+    # Template mode: the rendered approved template (also for review, ready for a human to send);
+    # free-text mode: the model's reply once the judge and checks passed. Only `customer_reply` of an
+    # auto-reply route may send it.
+    reply: str | None = Field(default=None, max_length=2 * MAX_REPLY_CHARS)
+    template_id: str | None = None
+    # what the reply checks find in the model's own draft: shown to reviewers (Slack, Jira)
+    draft_warnings: list[str] = Field(default_factory=list)
 
 
 class SafetyFlags(BaseModel):
@@ -128,6 +176,13 @@ class TicketOutcome(BaseModel):
     safety: SafetyFlags = Field(default_factory=SafetyFlags)
     calls: list[CallRecord] = Field(default_factory=list)
     gate: GateDecision | None = None
+    templates_version: str | None = Field(default=None, description="reply catalogue the model chose from")
+    judge: JudgeVerdict | None = Field(default=None, description="free-text mode: the judge's verdict")
+
+    @property
+    def rung_answers(self) -> dict[int, TriageResult]:
+        """The last valid answer of each rung asked (replaying thresholds needs every rung's)."""
+        return {c.rung: c.answer for c in self.calls if c.purpose == "triage" and c.answer is not None}
 
     @property
     def cost_usd(self) -> float:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from typing import Literal
+from typing import Any, Literal
 
-from llm_operators.core.injection import detect_injection
+from llm_operators.core.injection import detect_injection, normalise
+from llm_operators.core.models import NO_TEMPLATE
 from llm_operators.core.pii import find_pii
 
 Tier = Literal["fast", "careful"]
@@ -287,6 +288,7 @@ def triage_text(text: str, tier: Tier = "fast") -> dict[str, object]:
         or confidence < 0.5
     )
     reply = _P0_REPLY if priority == "P0" else _REPLIES[category]
+    template = NO_TEMPLATE if injection or legal else choose_template(lower, category, priority)
     why = [f"{category} keywords score {top:g} vs {second:g}"]
     if injection:
         why.append("text tries to instruct the assistant")
@@ -301,4 +303,174 @@ def triage_text(text: str, tier: Tier = "fast") -> dict[str, object]:
         "suggested_reply": reply,
         "confidence": confidence,
         "rationale": "; ".join(why),
+        "reply_template": template,
+        "reply_language": detect_language(lower),
+        "reply_slots": {
+            "order_number": _first(_ORDER, text),
+            "invoice_number": _first(_INVOICE, text),
+        },
+    }
+
+
+# --- reply templates ---------------------------------------------------------------------------------
+
+_ORDER = re.compile(r"(?<![\w-])ORD-\d{4,10}(?![\w-])")
+_INVOICE = re.compile(r"(?<![\w-])INV-\d{3,10}(?![\w-])")
+# A few very common words per language; the language with most hits wins, English by default.
+_STOPWORDS = {
+    "de": (
+        "und",
+        "nicht",
+        "ich",
+        "ist",
+        "mein",
+        "meine",
+        "bitte",
+        "danke",
+        "wir",
+        "die",
+        "der",
+        "das",
+        "mit",
+    ),
+    "es": ("el", "los", "las", "que", "por", "para", "mi", "gracias", "pedido", "hola", "una", "con", "no"),
+    "fr": ("le", "les", "des", "est", "pas", "mon", "ma", "je", "nous", "merci", "bonjour", "une", "avec"),
+    "en": ("the", "and", "is", "my", "not", "please", "thanks", "we", "with", "our", "you", "i", "it"),
+}
+
+
+def detect_language(lower: str) -> str:
+    words = re.findall(r"[a-zà-ÿ]+", lower)
+    counts = {lang: sum(w in stop for w in words) for lang, stop in _STOPWORDS.items()}
+    best = max(counts, key=lambda lang: (counts[lang], lang == "en"))
+    return best if counts[best] > counts["en"] else "en"
+
+
+def _first(pattern: re.Pattern[str], text: str) -> str | None:
+    m = pattern.search(text)
+    return m.group() if m else None
+
+
+def _any(text: str, *words: str) -> bool:
+    return any(_has(text, w) for w in words)
+
+
+def choose_template(lower: str, category: str, priority: str) -> str:
+    """The approved reply a support agent would pick for this ticket, by its words."""
+    if category == "billing":
+        if _any(lower, "refund", "refunded", "money back", "reembolso", "remboursement", "erstattung"):
+            return "refund_how_it_works"
+        if _any(lower, "declined", "card expired", "payment failed", "failed payment", "update my card"):
+            return "payment_declined"
+        if _INVOICE.search(lower.upper()) and _any(
+            lower, "correct", "reissue", "re-issue", "wrong", "adjust", "fix"
+        ):
+            return "invoice_correction"
+        if _any(
+            lower,
+            "charged twice",
+            "double charged",
+            "overcharged",
+            "recognize",
+            "recognise",
+            "unauthorized",
+            "unauthorised",
+            "charge",
+            "charged",
+        ):
+            return "charge_unrecognised"
+        if _any(lower, "invoice", "invoices", "receipt", "vat", "rechnung", "factura", "facture"):
+            return "invoice_where_to_find"
+        return "general_acknowledgement"
+    if category == "account":
+        if _any(lower, "2fa", "two-factor", "authenticator", "backup code", "backup codes"):
+            return "two_factor_recovery"
+        if _any(
+            lower,
+            "password",
+            "reset",
+            "forgot",
+            "log in",
+            "login",
+            "sign in",
+            "locked out",
+            "passwort",
+            "contrasena",
+            "mot de passe",
+        ):
+            return "password_reset"
+        if _any(
+            lower, "invite", "seat", "seats", "role", "roles", "permissions", "remove a user", "add a user"
+        ):
+            return "team_members_and_roles"
+        return "general_acknowledgement"
+    if category == "technical":
+        if priority == "P0":
+            return "incident_status_page"
+        if _any(
+            lower, "api", "webhook", "webhooks", "429", "rate limit", "sync", "integration", "endpoint", "sdk"
+        ):
+            return "api_errors_and_limits"
+        return "troubleshooting_first_steps"
+    if category == "shipping":
+        if _any(lower, "damaged", "broken", "wrong item", "missing item", "smashed", "defective"):
+            return "damaged_or_wrong_item"
+        if _any(lower, "change the address", "change my address", "wrong address", "delivery address"):
+            return "shipping_address_change"
+        if _ORDER.search(lower.upper()):
+            return "order_status_with_number"
+        return "order_tracking"
+    if category == "feature_request":
+        return "feature_request_ack"
+    return NO_TEMPLATE  # "other": nothing approved fits, a person answers
+
+
+# --- the judge (free-text reply mode) ----------------------------------------------------------------
+
+_MONEY = re.compile(
+    r"\b(refund\w*|credit\w*|discount\w*|voucher\w*|coupon\w*|gift ?cards?|rebate\w*|compensat\w*"
+    r"|reimburs\w*|free|on the house|on us|no charge|waive\w*|money back|cent back|percent off|% off"
+    r"|\d+ ?(%|percent|per cent)|promo\w*)\b|[$€£]\s?\d|\d\s?(dollars?|euros?|pounds?|usd|eur|gbp)\b"
+)
+_CODE = re.compile(
+    r"```|\b(select|insert|update|delete|drop|union)\b[^.\n]{0,40}\b(from|into|table|set|where)\b"
+    r"|<\s*/?\s*[a-z]+[^>]*>|\b(sudo|curl|wget|rm -rf|powershell|bash)\b|;\s*--"
+)
+# "Use SORRY75 at checkout": a code-like token the customer is told to use is a discount in disguise
+_CODE_TOKEN = re.compile(
+    r"\b(use|enter|apply|redeem|type|quote)\b[^.!?\n]{0,20}\b(?!ORD-|INV-)[A-Z][A-Z0-9-]*\d[A-Z0-9-]*\b"
+    r"|\bat (the )?checkout\b",
+)
+_ACTIONS = re.compile(
+    r"\b(verify|confirm|re-?enter|update) (your )?(card|payment|bank|account details|identity)\b"
+    r"|\b(install|download|wire|transfer|pay)\b"
+)
+
+
+def judge_text(reply: str) -> dict[str, Any]:
+    """A strict reading of the reply policy (core/judge.py), rule by rule, on the reply alone."""
+    from llm_operators.core.gate import GateRules, check_reply  # the gate imports the prompts: no cycle
+
+    lower = normalise(reply)
+    violations: list[str] = []
+    for reason in check_reply(reply, GateRules(), []):
+        if "link" in reason:
+            violations.append("links")
+        elif "contact" in reason:
+            violations.append("contact")
+        elif "promises" in reason:
+            violations.append("money")
+        else:
+            violations.append("secrets")
+    if _MONEY.search(lower) or _CODE_TOKEN.search(reply):
+        violations.append("money")
+    if _CODE.search(lower):
+        violations.append("code")
+    if _ACTIONS.search(lower):
+        violations.append("actions")
+    violations = sorted(set(violations))
+    return {
+        "approved": not violations,
+        "violations": violations,
+        "reason": "breaks " + ", ".join(violations) if violations else "a plain, policy-conforming reply",
     }

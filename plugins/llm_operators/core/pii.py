@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from llm_operators.core.text import INVISIBLE_RE
+
 
 class PiiKind(StrEnum):
     EMAIL = "email"
@@ -104,7 +106,7 @@ def _digits(text: str) -> str:
 
 
 # Invisible characters a paste (or an attacker) can leave inside a number or an address.
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u034f]")
+_INVISIBLE = INVISIBLE_RE
 
 
 def find_pii(text: str) -> list[PiiMatch]:
