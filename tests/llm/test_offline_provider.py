@@ -118,3 +118,35 @@ def test_closing_the_router_unregisters_its_callback() -> None:
     router.close()  # idempotent
     for name, callbacks in before.items():
         assert getattr(litellm, name) == callbacks
+
+
+@pytest.mark.parametrize(
+    ("reply", "approved"),
+    [
+        (
+            "Thanks for reaching out. Our billing team is checking the charge and will follow up shortly.",
+            True,
+        ),
+        ("Thanks for reaching out. You will get every cent back plus a 50 dollar gift card.", False),
+    ],
+)
+def test_answers_the_judge_with_a_verdict(router: TriageRouter, reply: str, approved: bool) -> None:
+    """Free-text reply mode works offline: the judge's prompt gets a verdict in the judge's schema."""
+    from llm_operators.core.judge import judge_messages, parse_verdict
+    from llm_operators.core.judge import response_format as judge_format
+
+    response = asyncio.run(
+        router.router.acompletion(
+            model="careful", messages=judge_messages(reply), response_format=judge_format()
+        )
+    )
+    verdict = parse_verdict(response.choices[0].message.content)
+    assert verdict.approved is approved
+    assert (verdict.violations == []) is approved
+
+
+def test_answers_with_an_approved_template(router: TriageRouter) -> None:
+    content, _ = ask(router, "careful")
+    result = parse_answer(content)
+    assert result.reply_template == "refund_how_it_works"  # "Please refund the duplicate payment"
+    assert result.reply_slots.invoice_number == "INV-4411"

@@ -18,7 +18,14 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from llm_operators.core.models import CallRecord, CallStatus, JudgeVerdict
-from llm_operators.core.spotlight import DEFAULT_MODE, SpotlightMode, instructions, spotlight
+from llm_operators.core.spotlight import (
+    DEFAULT_MODE,
+    SpotlightMode,
+    detect_mode,
+    instructions,
+    reveal,
+    spotlight,
+)
 
 # The policy as rule id -> what a reply must not do; ids are what a verdict names.
 POLICY: dict[str, str] = {
@@ -62,6 +69,16 @@ def judge_messages(reply: str, mode: SpotlightMode = DEFAULT_MODE) -> list[dict[
         {"role": "system", "content": system_prompt(mode)},
         {"role": "user", "content": f"<reply>\n{spotlight(reply, mode)}\n</reply>"},
     ]
+
+
+def extract_reply(messages: list[dict[str, Any]]) -> str:
+    """The reply a judge prompt carries, spotlighting undone (for the offline model and tests)."""
+    for message in messages:
+        content = message.get("content")
+        if message.get("role") == "user" and isinstance(content, str) and "<reply>" in content:
+            inner = content.split("<reply>", 1)[1].rsplit("</reply>", 1)[0].strip("\n")
+            return reveal(inner, detect_mode(inner))
+    return ""
 
 
 @functools.cache

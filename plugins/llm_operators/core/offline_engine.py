@@ -427,6 +427,18 @@ def choose_template(lower: str, category: str, priority: str) -> str:
 
 # --- the judge (free-text reply mode) ----------------------------------------------------------------
 
+
+def answer_messages(messages: list[dict[str, Any]], tier: Tier = "fast") -> dict[str, Any]:
+    """What the offline model answers to a chat: a verdict to the judge's prompt, else a triage."""
+    from llm_operators.core.judge import JUDGE_HEADER, extract_reply
+    from llm_operators.core.prompts import extract_ticket_text
+
+    system = next((m.get("content") for m in messages if m.get("role") == "system"), "")
+    if isinstance(system, str) and system.startswith(JUDGE_HEADER):
+        return judge_text(extract_reply(messages))
+    return triage_text(extract_ticket_text(messages), tier)
+
+
 _MONEY = re.compile(
     r"\b(refund\w*|credit\w*|discount\w*|voucher\w*|coupon\w*|gift ?cards?|rebate\w*|compensat\w*"
     r"|reimburs\w*|free|on the house|on us|no charge|waive\w*|money back|cent back|percent off|% off"

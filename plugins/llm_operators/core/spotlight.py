@@ -33,10 +33,10 @@ def datamark(text: str) -> str:
     no line of the ticket starts or reads as plain prose (line breaks are kept: logs and quoted mail
     stay legible).
 
-    A MARK the customer typed is doubled first, so `reveal` restores what was written and no run of
-    the customer's own MARKs can pose as the framing.
+    A MARK the customer typed becomes a plain `^` first, so none of the customer's own characters can
+    pose as a separator or as the framing.
     """
-    escaped = text.replace(MARK, MARK + MARK)
+    escaped = text.replace(MARK, "^")
     return "\n".join(
         MARK + _WHITESPACE.sub(MARK, line.strip()) + MARK for line in escaped.splitlines() or [""]
     )
@@ -44,8 +44,7 @@ def datamark(text: str) -> str:
 
 def _unmark_line(marked: str) -> str:
     inner = marked[1:-1] if marked.startswith(MARK) and marked.endswith(MARK) and len(marked) >= 2 else marked
-    placeholder = "\x00"
-    return inner.replace(MARK + MARK, placeholder).replace(MARK, " ").replace(placeholder, MARK)
+    return inner.replace(MARK, " ")
 
 
 def _unmark(marked: str) -> str:

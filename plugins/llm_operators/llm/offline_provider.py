@@ -16,8 +16,7 @@ from litellm import CustomLLM, ModelResponse
 from litellm.types.utils import Choices, Message, Usage
 
 from llm_operators.core.config import OFFLINE_PROVIDER
-from llm_operators.core.offline_engine import triage_text
-from llm_operators.core.prompts import extract_ticket_text
+from llm_operators.core.offline_engine import answer_messages
 
 
 def _estimate_tokens(text: str) -> int:
@@ -25,13 +24,14 @@ def _estimate_tokens(text: str) -> int:
 
 
 class OfflineTriageLLM(CustomLLM):
-    """Deterministic, network-free; answers the triage prompt in the TriageResult JSON schema."""
+    """Deterministic, network-free; answers the triage prompt in the TriageResult JSON schema, and the
+    judge's prompt (free-text reply mode) with a verdict."""
 
     def _answer(
         self, model: str, messages: list[dict[str, Any]], model_response: ModelResponse
     ) -> ModelResponse:
         tier = "careful" if model.endswith("careful") else "fast"
-        content = json.dumps(triage_text(extract_ticket_text(messages), tier))
+        content = json.dumps(answer_messages(messages, tier))
         prompt_text = "".join(str(m.get("content", "")) for m in messages)
         usage = Usage(
             prompt_tokens=_estimate_tokens(prompt_text),
