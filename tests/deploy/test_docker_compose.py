@@ -9,11 +9,12 @@ the LLM cache, the variables that `.env.example` must document, and the image bu
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -58,6 +59,9 @@ EMPTY_DEFAULT_VARS = [
     "AIRFLOW_CONN_SLACK_API_DEFAULT",
     "AIRFLOW_CONN_JIRA_DEFAULT",
     "AIRFLOW_CONN_LANGFUSE_DEFAULT",
+    "AIRFLOW_CONN_TRIAGE_REPLY_WEBHOOK",
+    "AIRFLOW_VAR_TRIAGE_ALLOW_MEMORY_LEDGER",
+    "AIRFLOW_VAR_TRIAGE_ALLOW_OFFLINE_DELIVERY",
     "OPENAI_API_KEY",
     "ANTHROPIC_API_KEY",
     "LANGFUSE_PUBLIC_KEY",
@@ -72,7 +76,11 @@ CONN_TYPES = {
     "AIRFLOW_CONN_REDIS_DEFAULT": "redis",
     "AIRFLOW_CONN_SLACK_API_DEFAULT": "slack",
     "AIRFLOW_CONN_JIRA_DEFAULT": "jira",
+    "AIRFLOW_CONN_TRIAGE_REPLY_WEBHOOK": "http",
 }
+# The one connection .env.example fills in: the offline models, chosen explicitly (a deployment with
+# no litellm connection fails instead of silently answering with canned text).
+OFFLINE_LITELLM = {"conn_type": "litellm", "extra": {"offline": True}}
 
 # `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?err}`, ...; `$${...}` is an escaped `$`.
 VAR_REF = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}")
@@ -150,26 +158,24 @@ def redis_db_of_url(url: str) -> int:
 
 
 def redis_db_of_airflow_conn(value: str) -> tuple[str | None, int]:
-    """(host, db) that Airflow's RedisHook would use for an AIRFLOW_CONN_* value (JSON or URI).
+    """(host, db) that the product's Redis settings use for an AIRFLOW_CONN_* value (JSON or URI).
 
-    RedisHook reads the database only from the `db` extra: a URI path (the connection's `schema`)
-    is ignored, so `redis://redis:6379/1` would silently use database 0.
+    Asks the product itself (`hooks.redis_settings`, which reads the connection through Airflow's
+    RedisHook): the `db` extra, or the URI path, which RedisHook alone would ignore.
     """
-    if value.lstrip().startswith("{"):
-        data = json.loads(value)
-        assert data.get("conn_type") == "redis", data
-        extra = data.get("extra") or {}
-        if isinstance(extra, str):
-            extra = json.loads(extra)
-        return data.get("host"), int(extra.get("db") or 0)
-    parts = urlsplit(value)
-    assert parts.scheme == "redis", value
-    query = parse_qs(parts.query)
-    if "__extra__" in query:
-        extra = json.loads(query["__extra__"][0])
-    else:
-        extra = {key: values[-1] for key, values in query.items()}
-    return parts.hostname, int(extra.get("db") or 0)
+    from llm_operators.hooks.redis_settings import redis_settings
+
+    name = "AIRFLOW_CONN_COMPOSE_PROBE"
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        settings = redis_settings("compose_probe")
+    finally:
+        if old is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = old
+    return settings.host, settings.db
 
 
 def parse_env_file(path: Path) -> dict[str, str]:
@@ -313,10 +319,10 @@ def test_interpolate_follows_compose_rules() -> None:
     assert interpolate("${A:-redis://redis:6379?db=1}") == "redis://redis:6379?db=1"
 
 
-def test_redis_conn_parser_matches_redis_hook() -> None:
+def test_redis_conn_parser_honours_db_extra_and_uri_path() -> None:
     assert redis_db_of_airflow_conn("redis://redis:6379?db=1") == ("redis", 1)
-    # The URI path is the connection's schema, which RedisHook ignores: database 0.
-    assert redis_db_of_airflow_conn("redis://redis:6379/1") == ("redis", 0)
+    # The URI path is the connection's schema; RedisHook alone would ignore it and use database 0.
+    assert redis_db_of_airflow_conn("redis://redis:6379/1") == ("redis", 1)
     assert redis_db_of_airflow_conn('{"conn_type": "redis", "host": "h", "extra": {"db": 2}}') == ("h", 2)
     assert redis_db_of_url("redis://:@redis:6379/0") == 0
     assert redis_db_of_url("redis://redis:6379") == 0
@@ -649,8 +655,26 @@ def test_env_example_sets_airflow_uid(env_example: dict[str, str]) -> None:
 
 
 def test_env_example_values_are_empty_for_secrets(env_example: dict[str, str]) -> None:
-    filled = sorted(k for k, v in env_example.items() if (SECRET_NAME.search(k) or "CONN" in k) and v)
+    filled = sorted(
+        k
+        for k, v in env_example.items()
+        if (SECRET_NAME.search(k) or "CONN" in k) and v and k != "AIRFLOW_CONN_LITELLM_DEFAULT"
+    )
     assert not filled, f".env.example must leave secrets and connections empty: {filled}"
+
+
+def test_env_example_chooses_the_offline_models_explicitly(env_example: dict[str, str]) -> None:
+    assert json.loads(env_example["AIRFLOW_CONN_LITELLM_DEFAULT"]) == OFFLINE_LITELLM
+
+
+def test_env_example_offline_choice_is_what_the_hook_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("airflow")
+    from llm_operators.hooks.litellm import LiteLLMHook
+
+    value = parse_env_file(ENV_EXAMPLE)["AIRFLOW_CONN_LITELLM_DEFAULT"]
+    monkeypatch.setenv("AIRFLOW_CONN_LITELLM_COMPOSE_PROBE", value)
+    hook = LiteLLMHook("litellm_compose_probe", redis_conn_id=None)
+    assert hook.offline and hook.settings.ladder == ["fast", "careful"]
 
 
 @pytest.mark.parametrize("path", [ENV_EXAMPLE, COMPOSE_FILE, DOCKERFILE], ids=lambda p: p.name)
