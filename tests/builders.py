@@ -47,6 +47,7 @@ def make_outcome(
         pii_detected=False,
         needs_human=needs_human,
         suggested_reply=CLEAN_REPLY,
+        reply_template="troubleshooting_first_steps",
         confidence=confidence,
         rationale="technical keywords",
     )
