@@ -88,6 +88,29 @@ def _assert_langfuse(langfuse: FakeLangfuseOTLP, summary: dict) -> None:
     assert routes == sorted(["auto_reply"] * gate["auto_reply"] + ["manual_review"] * gate["manual_review"])
 
 
+def _review_day(env: AirflowEnv) -> tuple[int, int]:
+    """(review items, tickets paged) the day's gate handed to manual review and paging."""
+    day = env.output / DAY
+    review = [json.loads(x) for x in (day / "review.jsonl").read_text().splitlines() if x.strip()]
+    pages = day / "pages.jsonl"
+    paged = [json.loads(x) for x in pages.read_text().splitlines() if x.strip()] if pages.exists() else []
+    return len(review), len([p for p in paged if p["action"] == "page_oncall"])
+
+
+def _assert_filed_once(jira: FakeJira, slack: FakeSlack, env: AirflowEnv) -> None:
+    """One SUP issue per review item, one ENG issue and one page per paged ticket, one digest."""
+    review, paged = _review_day(env)
+    by_project: dict[str, list[str]] = {}
+    for issue in jira.created_issues:
+        label = next(x for x in issue["fields"]["labels"] if x.startswith("ticket-") and x != "ticket-triage")
+        by_project.setdefault(issue["key"].split("-")[0], []).append(label)
+    assert len(by_project.get("SUP", [])) == len(set(by_project.get("SUP", []))) == review > 0
+    assert len(by_project.get("ENG", [])) == len(set(by_project.get("ENG", []))) == paged > 0
+    channels = [m["channel"] for m in slack.messages]
+    assert channels.count("#triage-review") == 1 and channels.count("#eng-oncall") == paged
+    assert all(m["mentions"] == [] for m in slack.messages)
+
+
 def test_rerun_is_served_from_cache_and_repeats_no_side_effect(airflow_env: AirflowEnv) -> None:
     store = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
     store.flushdb()
@@ -121,6 +144,8 @@ def test_rerun_is_served_from_cache_and_repeats_no_side_effect(airflow_env: Airf
             assert first["offline"] is False and first["cache_hits"] == 0
             assert first_requests == first["calls"] > 0 and first["cost_usd"] > 0
             assert issues > 0 and messages > 0
+            assert jira.deployment == "server" and jira.requests_to("/rest/api/2/search")
+            _assert_filed_once(jira, slack, airflow_env)
             assert set(first["by_model"]) <= {"openai/triage-cheap", "openai/triage-strong"}
             _assert_langfuse(langfuse, first)
 
@@ -130,6 +155,7 @@ def test_rerun_is_served_from_cache_and_repeats_no_side_effect(airflow_env: Airf
             assert second["cache_hits"] == second["calls"] == first["calls"]  # 100 % cache hit rate
             assert second["cost_usd"] == 0 and second["cache_savings_usd"] == pytest.approx(first["cost_usd"])
             assert (len(jira.created_issues), len(slack.messages)) == (issues, messages)  # nothing repeated
+            _assert_filed_once(jira, slack, airflow_env)
 
             # a new prompt version / cache namespace is a different cache: it misses
             env["AIRFLOW_CONN_LITELLM_DEFAULT"] = _litellm_conn(chaos, cache_namespace="ticket-triage-next")
@@ -145,5 +171,56 @@ def test_rerun_is_served_from_cache_and_repeats_no_side_effect(airflow_env: Airf
             ):
                 for name, secret in SECRETS.items():
                     assert secret not in text, f"{name} leaked into {where}"
+    finally:
+        store.flushdb()
+
+
+HOSTILE = "<!channel> <!here> <@U0ADMIN> <https://evil.example|Reset your password>"
+
+
+def test_jira_cloud_day_over_pages_files_once_and_renders_no_mention(airflow_env: AirflowEnv) -> None:
+    """`ticket_source=jira` on Jira Cloud: the day comes over three `search/jql` pages (the removed
+    search would answer 410), review issues and pages go out once, a re-run repeats nothing, and a
+    subject full of mentions and a disguised link reaches Slack as text."""
+    db = 15
+    store = redis.Redis(host="127.0.0.1", port=6379, db=db)
+    store.flushdb()
+    try:
+        with (
+            FakeSlack(token=SLACK_TOKEN) as slack,
+            FakeJira(api_token=JIRA_TOKEN, deployment="cloud", max_results=5) as jira,
+        ):
+            subjects = [f"Invoice {i} question" for i in range(8)] + [
+                "Production API down for all users, outage since 09:00",
+                "Checkout outage: payments failing for everyone",
+                f"Urgent {HOSTILE}",
+                "Export to CSV broken",
+            ]
+            for i, subject in enumerate(subjects):
+                body = "Please call me back at jane.doe@example.com." if "Urgent" in subject else subject
+                jira.seed_issue("HELP", subject, body, f"{DAY}T{i + 8:02d}:00:00.000+0000", reporter="cust-1")
+            env = {
+                "AIRFLOW_CONN_LITELLM_DEFAULT": json.dumps(
+                    {"conn_type": "litellm", "extra": {"offline": True}}
+                ),
+                "AIRFLOW_CONN_REDIS_DEFAULT": json.dumps(
+                    {"conn_type": "redis", "host": "127.0.0.1", "port": 6379, "extra": {"db": db}}
+                ),
+                "AIRFLOW_CONN_SLACK_API_DEFAULT": slack.airflow_conn_json(),
+                "AIRFLOW_CONN_JIRA_DEFAULT": jira.airflow_conn_json(),
+            }
+            conf = {"ticket_source": "jira", "jira_project": "HELP"}
+            airflow_env.dags_test(DAY, conf=conf, extra_env=env)
+            assert _summary(airflow_env)["tickets"] == len(subjects)  # every page of the day read
+            assert len(jira.requests_to("/rest/api/3/search/jql")) >= 3
+            assert all((r.status or 0) < 400 for r in jira.requests)  # no 410 from a removed endpoint
+            _assert_filed_once(jira, slack, airflow_env)
+            hostile = [m for m in slack.messages if "evil.example" in m["rendered"]]
+            assert hostile and all(m["mentions"] == [] and m["links"] == [] for m in hostile)
+            assert all(HOSTILE in m["rendered"] for m in hostile)  # shown as text, nothing hidden
+            before = (len(jira.created_issues), len(slack.messages))
+
+            airflow_env.dags_test(DAY, conf=conf, extra_env=env)
+            assert (len(jira.created_issues), len(slack.messages)) == before  # nothing repeated
     finally:
         store.flushdb()
