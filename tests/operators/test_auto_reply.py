@@ -21,6 +21,7 @@ from llm_operators.core.outputs import DayOutputs, read_jsonl, write_jsonl
 from llm_operators.hooks.reply_jira import JiraCommentReplyChannel
 from llm_operators.hooks.reply_webhook import WebhookReplyChannel, retry_after_seconds
 from llm_operators.operators.auto_reply import AutoReplyOperator, OutboxMessage
+from llm_operators.operators.gate import QualityGateOperator
 
 REDIS_DB = 12
 CONTEXT = {"run_id": "scheduled__2025-10-01T00:00:00+00:00"}
@@ -57,10 +58,19 @@ def webhook(monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture
 def approved(tmp_path):
+    """Outcomes through the real gate, so the approved file is what the operator reads in a run."""
+
     def write(outcomes: list[TicketOutcome]) -> DayOutputs:
         outputs = DayOutputs(tmp_path, DAY)
         outputs.ensure_dir()
-        write_jsonl(outputs.approved, outcomes)
+        write_jsonl(outputs.outcomes, outcomes)
+        QualityGateOperator(
+            task_id="gate", triage_summary={"day": DAY}, output_root=str(tmp_path)
+        ).choose_branch({})
+        passed = [o.ticket_id for o in read_jsonl(outputs.approved, TicketOutcome)]
+        assert passed == [o.ticket_id for o in outcomes], (
+            "the gate must approve these for the test to mean anything"
+        )
         return outputs
 
     return write
@@ -173,7 +183,8 @@ def test_5xx_until_the_attempts_run_out_leaves_it_to_a_task_retry(approved, webh
     webhook.fail_next(4, status=500)
     with pytest.raises(AirflowException) as raised:
         _op(outputs, dag_id).execute(CONTEXT)
-    assert not isinstance(raised.value, AirflowFailException) and "a retry sends only those" in str(raised.value)
+    assert not isinstance(raised.value, AirflowFailException)
+    assert "a retry sends only those" in str(raised.value)
     assert len(webhook.requests) == 4 and webhook.deliveries == []
     assert _op(outputs, dag_id).execute(CONTEXT) == {"sent": 1}
 
@@ -195,7 +206,7 @@ def test_jira_sourced_tickets_get_a_customer_comment_once(
     outputs = approved([jira_ticket, _hosted(make_outcome("T-2"))])
     op = _op(outputs, dag_id, jira_conn_id="jira_reply_test")
     assert op.execute(CONTEXT) == {"sent": 2}
-    assert comments == [("HELP-7", jira_ticket.result.suggested_reply)]
+    assert comments == [("HELP-7", _outbox(outputs)["HELP-7"].body)] and comments[0][1]
     assert [d["ticket_id"] for d in webhook.deliveries] == ["T-2"]  # the other one by webhook
     assert _outbox(outputs)["HELP-7"].delivered_via == "jira"
     _op(outputs, dag_id, jira_conn_id="jira_reply_test").execute(CONTEXT)
@@ -222,7 +233,8 @@ def test_receiver_rejects_what_a_careful_receiver_rejects(webhook) -> None:
     assert requests.post(url, json=body, headers=unquoted).status_code == 400  # not an sf-string
     keyed = {**auth, "Idempotency-Key": '"k1"'}
     assert requests.post(url, data="ticket=T-1", headers=keyed).status_code == 415
-    assert requests.post(url, data="{", headers={**keyed, "Content-Type": "application/json"}).status_code == 400
+    not_json = {**keyed, "Content-Type": "application/json"}
+    assert requests.post(url, data="{", headers=not_json).status_code == 400
     assert requests.post(url, json={**body, "body": ""}, headers=keyed).status_code == 422
     assert requests.post(url, json=body, headers={"Idempotency-Key": '"k1"'}).status_code == 401
     assert requests.post(url, json=body, headers=keyed).status_code == 201
