@@ -25,6 +25,8 @@ Point litellm at it (any model name works; the name selects the per-model behavi
   (honouring Retry-After) unless you pass max_retries=0; the Anthropic path does not.
 
 Behaviour per request (per model, see ChaosConfig / ModelBehaviour in config.py):
+  0. rate limit: --rpm N requests per --rate-window-s (default 60) sliding window, else 429 with
+     Retry-After (a rejected request does not count)
   1. added latency: --latency-ms plus uniform [0, --jitter-ms]
   2. outage: --outage (always) or --outage-window START:END (seconds since start / last
      config change / reset) -> every request fails with --outage-status (default 503)
@@ -111,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="repeatable, e.g. 503=0.3",
     )
     parser.add_argument("--retry-after-s", type=int, help="Retry-After on 429 answers (default 1)")
+    parser.add_argument(
+        "--rpm", type=int, dest="rate_limit_requests", help="hard limit: requests per window, else 429"
+    )
+    parser.add_argument("--rate-window-s", type=float, dest="rate_limit_window_s", help="default 60")
     parser.add_argument("--timeout-rate", type=float)
     parser.add_argument("--timeout-s", type=float, help="how long a hang lasts before a 504 (default 30)")
     parser.add_argument("--outage", action="store_true", default=None, help="every request fails")
@@ -132,6 +138,8 @@ def build_config(args: argparse.Namespace) -> ChaosConfig:
         ("latency_ms", "latency_ms"),
         ("jitter_ms", "jitter_ms"),
         ("retry_after_s", "retry_after_s"),
+        ("rate_limit_requests", "rate_limit_requests"),
+        ("rate_limit_window_s", "rate_limit_window_s"),
         ("timeout_rate", "timeout_rate"),
         ("timeout_s", "timeout_s"),
         ("outage", "outage"),

@@ -90,7 +90,8 @@ class OutageWindow(_Strict):
 class ModelBehaviour(_Strict):
     """How the chaos provider answers requests for one model.
 
-    Per request, in this order: added latency (``latency_ms`` + uniform ``[0, jitter_ms]``),
+    Per request, in this order: the rate limit (``rate_limit_requests`` per ``rate_limit_window_s``,
+    else 429 with Retry-After), added latency (``latency_ms`` + uniform ``[0, jitter_ms]``),
     then outage (``outage`` or an active ``outage_windows`` entry) -> ``outage_status``,
     then ONE random draw that picks an injected error status (``error_rates``) or a hang
     (``timeout_rate``), otherwise a success whose content is malformed with probability
@@ -103,6 +104,13 @@ class ModelBehaviour(_Strict):
 
     error_rates: dict[int, float] = Field(default_factory=dict)
     retry_after_s: int = Field(default=1, ge=0, description="Retry-After header value on 429 answers")
+
+    # A hard requests-per-window limit, as providers enforce per model (OpenAI: requests per minute,
+    # answered 429, https://platform.openai.com/docs/guides/rate-limits; Anthropic: 429 with a
+    # `retry-after` header, https://docs.anthropic.com/en/api/rate-limits). Sliding window; a request
+    # answered 429 is not counted. Checked before anything else.
+    rate_limit_requests: int | None = Field(default=None, ge=1)
+    rate_limit_window_s: float = Field(default=60.0, gt=0)
 
     timeout_rate: float = Field(default=0, ge=0, le=1)
     timeout_s: float = Field(default=30, gt=0)

@@ -11,6 +11,7 @@ import contextlib
 import ipaddress
 import itertools
 import json
+import math
 import random
 import select
 import socket
@@ -357,6 +358,15 @@ class _Handler(BaseHTTPRequestHandler):
 
         assert isinstance(body, dict) and isinstance(model, str)
         messages = _normalise_messages(api, body)
+        retry_after = chaos._rate_limited(model)
+        if retry_after is not None:
+            chaos._set_outcome(record, "rate_limited")
+            status, payload, extra = _error_payload(
+                api, 429, f"chaos: rate limit of model {model!r} reached", retry_after
+            )
+            chaos._set_status(record, status)
+            self._send_json(status, payload, extra)
+            return
         decision = chaos._decide(model)
         behaviour = decision.behaviour
 
@@ -513,6 +523,7 @@ class ChaosServer:
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
         self._rngs: dict[str, random.Random] = {}
+        self._windows: dict[str, deque[float]] = {}
         self._seq = itertools.count(1)
         self._records: deque[dict[str, Any]] = deque(maxlen=max_recorded)
         self._model_stats: dict[str, dict[str, Any]] = {}
@@ -622,6 +633,7 @@ class ChaosServer:
         with self._lock:
             self._config = new
             self._rngs.clear()
+            self._windows.clear()
             self._epoch = time.monotonic()
 
     def configure_model(self, model: str, behaviour: ModelBehaviour | dict[str, Any] | None) -> None:
@@ -643,6 +655,7 @@ class ChaosServer:
             self._records.clear()
             self._model_stats.clear()
             self._rngs.clear()
+            self._windows.clear()
             self._epoch = time.monotonic()
 
     # -- observability ----------------------------------------------------------------------
@@ -750,6 +763,21 @@ class ChaosServer:
             record["status"] = status
             statuses = self._model_entry(record["model"])["statuses"]
             statuses[str(status)] = statuses.get(str(status), 0) + 1
+
+    def _rate_limited(self, model: str) -> int | None:
+        """None if the request is within the model's rate limit (and counts), else Retry-After seconds."""
+        with self._lock:
+            behaviour = self._config.behaviour_for(model)
+            if behaviour.rate_limit_requests is None:
+                return None
+            now = time.monotonic()
+            window = self._windows.setdefault(model, deque())
+            while window and window[0] <= now - behaviour.rate_limit_window_s:
+                window.popleft()
+            if len(window) < behaviour.rate_limit_requests:
+                window.append(now)
+                return None
+            return max(1, math.ceil(window[0] + behaviour.rate_limit_window_s - now))
 
     def _decide(self, model: str) -> _Decision:
         """Pick this request's fate. Always 3 RNG draws per request, so sequences are reproducible."""
