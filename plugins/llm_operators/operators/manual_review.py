@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
@@ -28,11 +28,15 @@ from llm_operators.core.notify import (
     ticket_label,
 )
 from llm_operators.core.outputs import read_jsonl, write_jsonl
-from llm_operators.hooks.jira import TriageJiraHook
-from llm_operators.hooks.slack import SLACK_MIN_INTERVAL_S, SlackPoster
 from llm_operators.operators.connections import connection_exists, ledger_for
 from llm_operators.operators.params import as_bool
 from llm_operators.operators.storage import day_outputs
+
+if TYPE_CHECKING:  # the provider hooks import atlassian/slack_sdk (seconds): not at DAG parse time
+    from llm_operators.hooks.jira import TriageJiraHook
+    from llm_operators.hooks.slack import SlackPoster
+
+SLACK_MIN_INTERVAL_S = 1.0  # Slack: about one message per second per channel (docs/slack.md)
 
 
 def find_or_create_jira_issue(jira: TriageJiraHook, fields: dict[str, Any], label: str) -> dict[str, Any]:
@@ -124,6 +128,8 @@ class _NotifyBase(BaseOperator):
     def jira(self) -> TriageJiraHook | None:
         if not connection_exists(self.jira_conn_id):
             return None
+        from llm_operators.hooks.jira import TriageJiraHook
+
         assert self.jira_conn_id is not None
         return TriageJiraHook(jira_conn_id=self.jira_conn_id)
 
@@ -131,6 +137,8 @@ class _NotifyBase(BaseOperator):
     def slack(self) -> SlackPoster | None:
         if not connection_exists(self.slack_conn_id):
             return None
+        from llm_operators.hooks.slack import SlackPoster
+
         assert self.slack_conn_id is not None
         return SlackPoster(self.slack_conn_id, min_interval_s=self.slack_min_interval_s)
 
