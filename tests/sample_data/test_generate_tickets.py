@@ -266,3 +266,90 @@ def test_cli_rejects_inverted_range(tmp_path):
     assert proc.returncode == 2
     assert "min_per_day" in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+# --- the data file --------------------------------------------------------------------------
+
+TEXTS = GENERATOR.parent / "ticket_texts.json"
+
+
+def _write_texts(tmp_path: Path, edit) -> Path:
+    """A copy of the data file with ``edit(data)`` applied."""
+    data = json.loads(TEXTS.read_text(encoding="utf-8"))
+    edit(data)
+    path = tmp_path / "texts.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_wording_comes_from_the_data_file(gen, tmp_path):
+    def edit(data):
+        data["greetings"] = ["Ahoy {agent},"]
+        data["words"]["agent"] = ["Zyxwv"]
+
+    texts = gen.load_texts(_write_texts(tmp_path, edit))
+    tickets = list(gen.generate_day(dt.date(2025, 10, 1), 200, random.Random(3), texts))
+    greeted = [t for t in tickets if t["body"].startswith("Ahoy Zyxwv,\n\n")]
+    assert greeted
+    assert all(t["channel"] == "email" for t in greeted)
+    default = list(gen.generate_day(dt.date(2025, 10, 1), 200, random.Random(3)))
+    assert not any("Zyxwv" in t["body"] for t in default)
+
+
+def test_every_injection_text_is_one_the_tests_recognise(gen):
+    texts = gen.load_texts(TEXTS)
+    assert len(texts.injections) >= 3
+    for injection in texts.injections:
+        assert INJECTION_RE.search(injection.text), injection.text
+
+
+@pytest.mark.parametrize(
+    ("edit", "where", "problem"),
+    [
+        (
+            lambda d: d["templates"]["billing"][2]["bodies"].append("Invoice {invoce} is wrong."),
+            "templates.billing[2].bodies[1]",
+            "unknown slots ['invoce']",
+        ),
+        (
+            lambda d: d["templates"]["shipping"][0]["subjects"].append("Call me on {phone}"),
+            "templates.shipping[0].subjects[2]",
+            "only PII texts may use ['phone']",
+        ),
+        (
+            lambda d: d["pii_signatures"].append("Thanks,\n{full_name}"),
+            "pii_signatures[4]",
+            "a PII text must use one of",
+        ),
+        (
+            lambda d: d["outages"][0].update(priority="P5"),
+            "outages[0].priority",
+            "'P5' is not one of P0, P1, P2, P3",
+        ),
+        (
+            lambda d: d["templates"]["account"][1].update(needs_human="yes"),
+            "templates.account[1].needs_human",
+            "expected true or false",
+        ),
+        (lambda d: d["templates"].pop("other"), "templates", "expected exactly the categories"),
+        (lambda d: d.pop("signoffs"), "top level", "missing keys ['signoffs']"),
+        (lambda d: d["words"].update(amount=["$5"]), "words", "['amount'] are computed slots"),
+        (lambda d: d["words"].pop("agent"), "words", "missing the word lists ['agent']"),
+        (lambda d: d["greetings"].append("Hi {agent"), "greetings[8]", "bad placeholder syntax"),
+        (lambda d: d["injections"][0].update(placement="middle"), "injections[0].placement", "'middle'"),
+        (lambda d: d["quoted_replies"].append(""), "quoted_replies[5]", "expected a non-empty string"),
+    ],
+)
+def test_bad_data_file_names_file_and_field(gen, tmp_path, edit, where, problem):
+    path = _write_texts(tmp_path, edit)
+    with pytest.raises(gen.TextsError) as err:
+        gen.load_texts(path)
+    assert str(err.value).startswith(f"{path}: {where}: "), str(err.value)
+    assert problem in str(err.value)
+
+
+def test_malformed_json_names_the_line(gen, tmp_path):
+    path = tmp_path / "texts.json"
+    path.write_text('{\n  "words": {\n    "plan": ["Starter",]\n  }\n}\n', encoding="utf-8")
+    with pytest.raises(gen.TextsError, match=rf"^{re.escape(str(path))}: line 3: "):
+        gen.load_texts(path)
