@@ -21,13 +21,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import cached_property
-from typing import Any
-
-import requests
-import tenacity
+from typing import TYPE_CHECKING, Any
 
 from llm_operators.core.actions import PermanentActionError
 from llm_operators.core.delivery import ReplyMessage
+
+if TYPE_CHECKING:  # imported when a reply is sent, not when the DAG file is parsed
+    import tenacity
 
 DEFAULT_CONN_ID = "triage_reply_webhook"
 
@@ -102,6 +102,8 @@ class WebhookReplyChannel:
         return f"webhook {self.http.url_from_endpoint(None)}"
 
     def deliver(self, message: ReplyMessage) -> dict[str, Any]:
+        import tenacity
+
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(TransientDeliveryError),
             stop=tenacity.stop_after_attempt(self.max_attempts),
@@ -119,6 +121,8 @@ class WebhookReplyChannel:
         return max(backoff, retry_after)
 
     def _post_once(self, message: ReplyMessage) -> dict[str, Any]:
+        import requests
+
         payload = message.model_dump(mode="json", exclude={"idempotency_key"})
         try:
             response = self.http.run(
