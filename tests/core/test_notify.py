@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from llm_operators.core.models import (
+    GateDecision,
     OutcomeStatus,
     Priority,
     RejectedLine,
@@ -248,3 +249,20 @@ def test_issue_type_project_and_priorities_are_settings():
 
 def test_redaction_still_comes_before_the_cut():
     assert redact("jane@example.com") == "[EMAIL]"
+
+
+def test_jira_description_gives_the_reviewer_the_template_reply_and_draft_warnings():
+    it = item("T-7")
+    assert it.outcome is not None
+    gate = GateDecision(
+        route="manual_review",
+        reasons=["model says needs_human"],
+        reply="Hello, you can reset your password from the sign-in page.",
+        template_id="password_reset",
+        draft_warnings=["reply contains contact details (email or phone)"],
+    )
+    it = it.model_copy(update={"outcome": it.outcome.model_copy(update={"gate": gate})})
+    description = jira_fields(it, TRIAGE_TASK, [])["description"]
+    assert "Template reply (ready to send): Hello, you can reset your password" in description
+    assert "Draft warnings: reply contains contact details (email or phone)" in description
+    assert "Model's draft reply (not sent): Thanks, write to me at [EMAIL]" in description

@@ -216,6 +216,7 @@ class ModelSayingNoPii:
             "needs_human": False,
             "suggested_reply": "Thanks for reaching out. Our billing team is reviewing the charge and will "
             "follow up shortly.",
+            "reply_template": "charge_unrecognised",
             "confidence": 0.99,
             "rationale": "routine billing question",
         }

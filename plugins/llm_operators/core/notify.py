@@ -171,8 +171,13 @@ def jira_fields(item: ReviewItem, target: JiraTarget, extra_labels: list[str]) -
             parts.append(
                 f"Model triage: {r.category}, {r.priority}, sentiment {r.sentiment}, confidence "
                 f"{r.confidence:.2f}, by {outcome.final_model}.\nRationale: {redact(r.rationale)}\n"
-                f"Suggested reply (not sent): {redact(r.suggested_reply)}"
+                f"Model's draft reply (not sent): {redact(r.suggested_reply)}"
             )
+        gate = outcome.gate
+        if gate is not None and gate.reply:
+            parts.append(f"Template reply (ready to send): {redact(gate.reply)}")
+        if gate is not None and gate.draft_warnings:
+            parts.append(f"Draft warnings: {redact('; '.join(gate.draft_warnings))}")
     elif item.rejected is not None:
         parts.append(f"Unreadable line: {redact(item.rejected.describe())}\n{redact(item.rejected.raw)}")
     labels = ["ticket-triage", ticket_label(item.key), *(jira_label(x) for x in extra_labels)]
