@@ -67,3 +67,97 @@ def test_review_outcome_lands_on_the_ticket_trace(monkeypatch: pytest.MonkeyPatc
         day="",
     ).trace_id("T-7")
     assert (score["name"], score["value"], score["traceId"]) == ("review_outcome", "corrected", expected)
+
+
+# --- evaluate ---
+
+
+def _labelled_outcome(
+    tid: str, category: str, priority: str, label_priority: str, confidence: float, route: str
+):
+    from llm_operators.core.models import (
+        CallRecord,
+        CallStatus,
+        GateDecision,
+        OutcomeStatus,
+        Ticket,
+        TicketLabels,
+        TicketOutcome,
+        TriageResult,
+    )
+
+    answer = TriageResult(
+        category=category,
+        priority=priority,
+        sentiment="neutral",
+        pii_detected=False,
+        needs_human=False,
+        suggested_reply="Thanks for writing in, the team is looking into this for you now.",
+        confidence=confidence,
+        reply_template="invoice_where_to_find",  # an approved template: the gate may send it
+    )
+    labels = TicketLabels(category="billing", priority=label_priority, needs_human=False, pii=False)
+    ticket = Ticket(id=tid, created_at="2025-10-01T09:00:00+00:00", subject="s", body="b", labels=labels)
+    call = CallRecord(
+        ticket_id=tid, rung=0, model_group="cheap", status=CallStatus.OK, cost_usd=0.001, answer=answer
+    )
+    return TicketOutcome(
+        ticket_id=tid,
+        day="2025-10-01",
+        status=OutcomeStatus.TRIAGED,
+        ticket=ticket,
+        result=answer,
+        final_rung=0,
+        final_model="offline/fast",
+        calls=[call],
+        gate=GateDecision(route=route, page_engineering=priority in ("P0", "P1")),
+    )
+
+
+def test_evaluate_writes_the_json_shape_and_a_report_with_its_plots(tmp_path: Path, capsys) -> None:
+    day = tmp_path / "2025-10-01"
+    day.mkdir()
+    outcomes = [
+        _labelled_outcome("T-1", "billing", "P2", "P2", 0.9, "auto_reply"),  # right
+        _labelled_outcome("T-2", "billing", "P3", "P2", 0.8, "auto_reply"),  # wrong priority
+        _labelled_outcome("T-3", "billing", "P1", "P1", 0.6, "manual_review"),  # P1 paged
+        _labelled_outcome("T-4", "account", "P2", "P0", 0.5, "manual_review"),  # P0 missed
+    ]
+    (day / "outcomes.jsonl").write_text("".join(o.model_dump_json() + "\n" for o in outcomes))
+    out_json = tmp_path / "eval.json"
+    code = main(
+        ["evaluate", "--output-root", str(tmp_path), "--json", str(out_json), "--max-auto-error", "0.02",
+         "2025-10-01"]
+    )  # fmt: skip
+    assert code == 0
+    data = json.loads(out_json.read_text())
+    assert (data["tickets"], data["labelled"]) == (4, 4)
+    assert set(data["fields"]) == {"category", "priority", "needs_human", "pii"}
+    assert data["fields"]["category"]["accuracy"] == 0.75
+    assert data["fields"]["priority"]["accuracy"] == 0.5
+    assert set(data["calibration"]) >= {"ece", "brier"}
+    assert data["gate"]["auto_replied"] == 2 and data["gate"]["auto_reply_error_rate"] == 0.5
+    assert (data["gate"]["p0_p1_labelled"], data["gate"]["p0_p1_paged_recall"]) == (2, 0.5)
+    assert data["llm_calls"] == 0
+    # min_confidence 0.95 keeps every ticket from the customer: 0 % of nothing auto-replied is no evidence
+    assert (
+        data["recommendation"]["escalate_below"] is not None
+        or "no point" in data["recommendation"]["message"]
+    )
+    report = tmp_path / "evaluation" / "2025-10-01_2025-10-01" / "report.md"
+    text = report.read_text()
+    for png in ("confusion_category.png", "confusion_priority.png", "reliability.png", "frontier.png"):
+        assert f"]({png})" in text and (report.parent / png).stat().st_size > 1000
+    assert "auto-reply error" in capsys.readouterr().out
+
+
+def test_evaluate_of_days_never_triaged_fails_naming_them(tmp_path: Path, capsys) -> None:
+    assert main(["evaluate", "--output-root", str(tmp_path), "2025-10-01..2025-10-02"]) == 1
+    assert "2025-10-01, 2025-10-02" in capsys.readouterr().err
+
+
+def test_evaluate_rejects_a_bad_day_and_a_bad_grid(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="not a day"):
+        main(["evaluate", "--output-root", str(tmp_path), "yesterday"])
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--output-root", str(tmp_path), "--escalate-grid", "0.5,1.5", "2025-10-01"])

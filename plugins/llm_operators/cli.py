@@ -5,12 +5,17 @@
 - `python -m llm_operators.cli review-outcome --run-id R --ticket T --outcome corrected [--comment ..]`
   records what the human reviewer decided as a Langfuse score on that ticket's trace (LANGFUSE_* env
   vars), next to the gate's `gate_decision`: the data for tuning thresholds and prompts.
+- `python -m llm_operators.cli evaluate --output-root output [--json PATH] [--max-auto-error 0.02]
+  [--min-p0p1-recall 0.99] 2025-10-01 [2025-10-02 | 2025-10-01..2025-10-31 ...]` scores the labelled
+  tickets of triaged days, replays the thresholds and writes report.md with its PNGs (0 LLM calls).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from datetime import date
 from pathlib import Path
 
 from llm_operators.core.outputs import DayOutputs, read_json
@@ -62,6 +67,86 @@ def _review_outcome(args: argparse.Namespace) -> int:
     return 0
 
 
+def _days(specs: list[str]) -> list[str]:
+    """Days as given, `A..B` expanding to every day from A to B (inclusive)."""
+    from llm_operators.core.evaluation_run import days_between
+
+    days: list[str] = []
+    for spec in specs:
+        first, _, last = spec.partition("..")
+        try:
+            start = date.fromisoformat(first)
+            end = date.fromisoformat(last) if last else start
+        except ValueError:
+            raise SystemExit(
+                f"evaluate: {spec!r} is not a day (YYYY-MM-DD) or a range (YYYY-MM-DD..YYYY-MM-DD)"
+            ) from None
+        days.extend(d for d in days_between(start, end) if d not in days)
+    return days
+
+
+def _grid(text: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected comma-separated numbers such as 0.5,0.6,0.7"
+        ) from None
+    if not values or any(not 0.0 <= v <= 1.0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: thresholds must lie in 0..1")
+    return values
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from llm_operators.core.eval_report import render_text
+    from llm_operators.core.evaluation_run import EvaluationInputError, EvaluationRequest, run_evaluation
+    from llm_operators.core.replay import DEFAULT_GRID, Targets
+
+    root = Path(args.output_root).resolve()
+    days = _days(args.days)
+    report_dir = Path(args.report_dir) if args.report_dir else root / "evaluation" / f"{days[0]}_{days[-1]}"
+    request = EvaluationRequest(
+        output_root=root,
+        days=days,
+        report_dir=None if args.no_report else report_dir,
+        targets=Targets(
+            max_auto_error=args.max_auto_error,
+            min_p0p1_recall=args.min_p0p1_recall,
+            min_accuracy=args.min_accuracy,
+            min_auto_reply_share=args.min_auto_reply_share,
+        ),
+        escalate_grid=args.escalate_grid or DEFAULT_GRID,
+        confidence_grid=args.confidence_grid or DEFAULT_GRID,
+        replay=not args.no_replay,
+    )
+    try:
+        result = run_evaluation(request)
+    except EvaluationInputError as exc:
+        print(f"evaluate: {exc}", file=sys.stderr)
+        return 1
+    if result.missing_days:
+        print(
+            f"no outcomes for {len(result.missing_days)} day(s): {', '.join(result.missing_days)}",
+            file=sys.stderr,
+        )
+    print(render_text(result.evaluation, result.replay))
+    if result.report is not None:
+        print(f"\nreport: {result.report}")
+    if args.json:
+        summary = result.evaluation.summary_json()
+        if result.replay is not None:
+            rec = result.replay.recommendation
+            summary["recommendation"] = {
+                "targets": rec.targets,
+                "message": rec.message,
+                "escalate_below": rec.point.escalate_below if rec.point else None,
+                "min_confidence": rec.point.min_confidence if rec.point else None,
+            }
+        summary["llm_calls"] = result.llm_calls
+        Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llm_operators.cli")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,7 +159,24 @@ def main(argv: list[str] | None = None) -> int:
     review.add_argument("--ticket", required=True)
     review.add_argument("--outcome", required=True, choices=REVIEW_OUTCOMES)
     review.add_argument("--comment", default="")
+    ev = sub.add_parser("evaluate", help="score triaged days against their labels and replay the thresholds")
+    ev.add_argument("--output-root", required=True)
+    ev.add_argument("--json", help="write the figures as JSON to this path")
+    ev.add_argument(
+        "--report-dir", help="where report.md and the PNGs go (default OUT/evaluation/FIRST_LAST)"
+    )
+    ev.add_argument("--no-report", action="store_true", help="print only, write no report files")
+    ev.add_argument("--no-replay", action="store_true", help="skip the threshold replay")
+    ev.add_argument("--max-auto-error", type=float, help="target: auto-reply error rate at most this (0..1)")
+    ev.add_argument("--min-p0p1-recall", type=float, help="target: labelled P0/P1 paged at least this (0..1)")
+    ev.add_argument("--min-accuracy", type=float, help="target: category+priority right at least this (0..1)")
+    ev.add_argument("--min-auto-reply-share", type=float, help="target: share auto-replied at least this")
+    ev.add_argument("--escalate-grid", type=_grid, help="escalate_below values, e.g. 0.5,0.6,0.7")
+    ev.add_argument("--confidence-grid", type=_grid, help="min_confidence values, e.g. 0.5,0.6,0.7")
+    ev.add_argument("days", nargs="+", help="YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD")
     args = parser.parse_args(argv)
+    if args.command == "evaluate":
+        return _evaluate(args)
     return _summary(args) if args.command == "summary" else _review_outcome(args)
 
 

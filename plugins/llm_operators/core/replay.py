@@ -257,6 +257,33 @@ def _point(
     )
 
 
+def _quality(p: GridPoint) -> tuple[float, float, float, float]:
+    """Bigger is better on every axis; an undefined rate counts as the worst."""
+    err = p.auto_reply_error_rate
+    return (
+        -p.cost_per_1000,
+        -(err if err is not None else 1.0),
+        p.p0_p1_recall if p.p0_p1_recall is not None else 0.0,
+        p.auto_reply_share or 0.0,
+    )
+
+
+def frontier(grid: Sequence[GridPoint]) -> list[GridPoint]:
+    """The fully replayable points no other point beats on cost, auto-reply error, P0/P1 recall and
+    auto-reply share at once (the first of equal points kept), cheapest first."""
+    seen: dict[tuple[float, float, float, float], GridPoint] = {}
+    for p in grid:
+        if p.coverage >= 1.0:
+            seen.setdefault(tuple(round(x, 9) for x in _quality(p)), p)  # type: ignore[arg-type]
+    keys = list(seen)
+    kept = [
+        seen[k]
+        for k in keys
+        if not any(o != k and all(a >= b for a, b in zip(o, k, strict=True)) for o in keys)
+    ]
+    return sorted(kept, key=lambda p: p.cost_per_1000)
+
+
 def recommend(grid: Sequence[GridPoint], targets: Targets) -> Recommendation:
     """The cheapest point meeting every target; among equally cheap ones the one that answers most
     tickets automatically, then the most accurate."""
