@@ -104,6 +104,10 @@ def test_webhook_gets_each_reply_once_as_json_with_an_idempotency_key(
     assert sorted(d["ticket_id"] for d in webhook.deliveries) == ["T-1", "T-2"]
     first = next(d for d in webhook.deliveries if d["ticket_id"] == "T-1")
     assert first["customer"] == "CUST-1" and first["subject"] == "Re: Export fails" and first["body"]
+    # the words sent are the template the gate rendered, never the model's own draft
+    gated = {o.ticket_id: o for o in read_jsonl(outputs.approved, TicketOutcome)}
+    assert gated["T-1"].gate is not None and first["body"] == gated["T-1"].gate.reply
+    assert first["body"] != gated["T-1"].result.suggested_reply
     sent = _outbox(outputs)
     assert sent["T-1"].status == "sent" and sent["T-1"].sent_at and sent["T-1"].delivered_via == "webhook"
     assert sent["T-1"].idempotency_key == first["idempotency_key"] != sent["T-2"].idempotency_key

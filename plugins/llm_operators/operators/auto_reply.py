@@ -28,6 +28,7 @@ from llm_operators.core.delivery import (
 from llm_operators.core.ledger import SideEffectLedger, idempotency_key
 from llm_operators.core.models import TicketOutcome
 from llm_operators.core.outputs import read_jsonl, write_jsonl
+from llm_operators.core.replies import customer_reply
 from llm_operators.hooks.reply_jira import JiraCommentReplyChannel
 from llm_operators.hooks.reply_webhook import DEFAULT_CONN_ID as WEBHOOK_CONN_ID
 from llm_operators.hooks.reply_webhook import WebhookReplyChannel
@@ -47,17 +48,6 @@ _STATUS_OF: dict[ActionStatus, DeliveryStatus] = {
     "failed": "failed",
     "in_progress": "in_progress",
 }
-
-
-def customer_reply_text(outcome: TicketOutcome) -> str:
-    """THE one place that chooses the words a customer receives.
-
-    For now the model's `suggested_reply`. To send code-rendered templates instead, return
-    `llm_operators.core.replies.customer_reply(outcome)` here; nothing else changes.
-    """
-    if outcome.result is None:
-        raise ValueError(f"ticket {outcome.ticket_id}: approved for auto-reply without a triage result")
-    return outcome.result.suggested_reply
 
 
 class OutboxMessage(BaseModel):
@@ -162,7 +152,7 @@ class AutoReplyOperator(BaseOperator):
             customer=outcome.ticket.customer,
             channel=outcome.ticket.channel,
             subject=f"Re: {outcome.ticket.subject}",
-            body=customer_reply_text(outcome),
+            body=customer_reply(outcome),
             idempotency_key=idempotency_key(self.dag_id, DELIVERY_ACTION, outcome.ticket_id),
         )
         line = message.model_dump(include={"ticket_id", "customer", "channel", "subject", "body"})
