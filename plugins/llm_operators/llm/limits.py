@@ -8,18 +8,24 @@ window first: in Redis (one Lua script, Redis's own clock) when the run has Redi
 
 The wait happens in the Router's pre-call check (`CustomLogger.async_pre_call_check`, which the Router
 awaits before each request it sends, retries and fallbacks included), so the limit counts requests,
-not tickets. The window is 60 s plus a small margin: a request admitted at the end of one window may
-reach the provider a few milliseconds after the next one's first request.
+not tickets. A slot counts from its admission and, once the call has returned, from then on: the
+provider saw the request somewhere in between. Counting from admission alone is not enough: a
+process's first request leaves seconds after its admission (litellm imports the provider's SDK
+then), and the next window's requests would reach the provider too early. The window is 60 s plus a
+small margin for the rest of that jitter.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import hashlib
 import random
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from litellm.integrations.custom_logger import CustomLogger
@@ -44,24 +50,47 @@ return math.max(1000, math.ceil(tonumber(oldest[2]) + window - now))
 """
 
 
+# KEYS[1] the window; ARGV[1] the member admitted earlier: counted from now on.
+_RESTAMP = """
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[1], tonumber(t[1]) * 1000000 + tonumber(t[2]), ARGV[1])
+"""
+
+# the slots admitted during the current call: (window key, member); a list, so that admissions made in
+# a task litellm spawns (a copy of the context) are still seen by the caller
+_admitted: contextvars.ContextVar[list[tuple[str, str]] | None] = contextvars.ContextVar(
+    "rate_limit_admitted", default=None
+)
+
+
 class WindowStore(Protocol):
-    def try_acquire(self, key: str, limit: int, window_s: float) -> float:
+    def try_acquire(self, key: str, limit: int, window_s: float, member: str) -> float:
         """0.0 if a request may go now (and it is counted), else seconds to wait before trying again."""
+
+    def restamp(self, key: str, member: str) -> None:
+        """The admitted request leaves now: count it from now."""
 
 
 class LocalWindowStore:
     def __init__(self) -> None:
-        self._windows: dict[str, deque[float]] = {}
+        self._windows: dict[str, deque[tuple[float, str]]] = {}
 
-    def try_acquire(self, key: str, limit: int, window_s: float) -> float:
+    def try_acquire(self, key: str, limit: int, window_s: float, member: str) -> float:
         now = time.monotonic()
         window = self._windows.setdefault(key, deque())
-        while window and window[0] <= now - window_s:
+        while window and window[0][0] <= now - window_s:
             window.popleft()
         if len(window) < limit:
-            window.append(now)
+            window.append((now, member))
             return 0.0
-        return max(0.001, window[0] + window_s - now)
+        return max(0.001, window[0][0] + window_s - now)
+
+    def restamp(self, key: str, member: str) -> None:
+        window = self._windows.setdefault(key, deque())
+        kept = [item for item in window if item[1] != member]
+        window.clear()
+        window.extend(kept)
+        window.append((time.monotonic(), member))
 
 
 class RedisWindowStore:
@@ -69,12 +98,14 @@ class RedisWindowStore:
         self.client = client
         self.prefix = prefix
         self._script = client.register_script(_SLIDING_WINDOW)
+        self._restamp = client.register_script(_RESTAMP)
 
-    def try_acquire(self, key: str, limit: int, window_s: float) -> float:
-        wait_us = self._script(
-            keys=[f"{self.prefix}:{key}"], args=[limit, int(window_s * 1_000_000), uuid.uuid4().hex]
-        )
+    def try_acquire(self, key: str, limit: int, window_s: float, member: str) -> float:
+        wait_us = self._script(keys=[f"{self.prefix}:{key}"], args=[limit, int(window_s * 1_000_000), member])
         return int(wait_us) / 1_000_000
+
+    def restamp(self, key: str, member: str) -> None:
+        self._restamp(keys=[f"{self.prefix}:{key}"], args=[member])
 
 
 def deployment_key(litellm_params: dict[str, Any]) -> str:
@@ -97,12 +128,16 @@ class DeploymentRateLimiter(CustomLogger):
         if not rpm:
             return
         key = deployment_key(litellm_params)
+        member = uuid.uuid4().hex
         started = None
         while True:
-            wait_s = self.store.try_acquire(key, int(rpm), self.window_s)
+            wait_s = self.store.try_acquire(key, int(rpm), self.window_s, member)
             if wait_s <= 0:
                 if started is not None:
                     self.waited_s += time.monotonic() - started
+                admitted = _admitted.get()
+                if admitted is not None:
+                    admitted.append((key, member))
                 return
             started = started or time.monotonic()
             # a little jitter, so the waiters of one process do not all retry at the same instant
@@ -111,3 +146,15 @@ class DeploymentRateLimiter(CustomLogger):
     async def async_pre_call_check(self, deployment: dict, parent_otel_span: Any = None) -> dict | None:
         await self.acquire(deployment.get("litellm_params") or {})
         return None
+
+    @contextlib.contextmanager
+    def tracking(self) -> Iterator[None]:
+        """Around one Router call: its requests' slots count from when it returns."""
+        admitted: list[tuple[str, str]] = []
+        token = _admitted.set(admitted)
+        try:
+            yield
+        finally:
+            _admitted.reset(token)
+            for key, member in admitted:
+                self.store.restamp(key, member)

@@ -297,7 +297,8 @@ class TriageRouter:
             self._counter.start(call_id)
             try:
                 try:
-                    response = await self.router.acompletion(**kwargs)
+                    with self.limiter.tracking():
+                        response = await self.router.acompletion(**kwargs)
                 finally:
                     attempts += self._counter.finish(call_id)
             except Exception as exc:  # the next group of the chain, or the ladder, decides what next
