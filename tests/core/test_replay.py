@@ -175,3 +175,14 @@ def test_recommend_says_when_no_point_meets_the_targets():
     assert rec.message == "no point meets auto-reply error <= 2.0%, P0/P1 recall >= 99.0%"
     partial = recommend([point(0.5, 0.6, 0.1, 0.0, 1.0, cov=0.4)], Targets())
     assert partial.point is None and "evaluation mode" in partial.message
+
+
+def test_every_rung_outcomes_are_rewritten_to_the_live_view(every_rung):
+    from llm_operators.core.eval_triage import live_view
+
+    rules = GateRules(min_confidence=0.65)
+    for recorded, lived in zip(every_rung, run(0.7), strict=True):
+        view = live_view(recorded, 0.7, rules, ladder_size=2)
+        assert (view.final_rung, view.result, view.status) == (lived.final_rung, lived.result, lived.status)
+        assert view.gate == decide(lived, rules)
+        assert len(view.calls) == len(recorded.calls)  # every rung's answer kept for the replay
