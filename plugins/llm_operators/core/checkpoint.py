@@ -1,15 +1,17 @@
-"""Per-ticket checkpoints, so a retried task re-asks only the tickets that had not finished.
+"""Per-ticket outcomes kept next to the outputs: a retried task re-asks only what had not finished,
+and a re-run or backfill reuses what was triaged under the same fingerprint.
 
-Each finished outcome is appended and flushed as one line. A worker killed mid-write leaves at most one
-torn last line, which is ignored on load (that ticket is simply triaged again). The checkpoint is
-deleted once the day's outcomes file is complete, so a deliberate re-run starts fresh (and is served
-by the LLM cache instead).
+Each finished outcome is appended and flushed as one line, `<ticket fingerprint>\\t<run id>\\t<json>`.
+A worker killed mid-write leaves at most one torn last line, which is ignored on load (that ticket is
+simply triaged again). The later line for a ticket wins. The file is kept when the day is complete:
+it is what makes a re-run free (core/triage_run.py decides what may be reused).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,16 +19,22 @@ from pydantic import ValidationError
 from llm_operators.core.models import TicketOutcome
 
 
+@dataclass(frozen=True)
+class Entry:
+    fingerprint: str  # core/fingerprint.py: the settings, prompt and ticket the outcome was made from
+    run_id: str  # the run that paid for it
+    outcome: TicketOutcome
+
+
 class Checkpoint:
-    def __init__(self, path: Any, fingerprint: str) -> None:
+    def __init__(self, path: Any, run_id: str = "") -> None:
         self.path = path
-        # Outcomes computed under other settings (another ladder, prompt version) are not reused.
-        self.fingerprint = fingerprint
+        self.run_id = run_id
         self._fh: Any = None
         self._torn_tail = False  # the file ends in a torn line: the next append starts a new line
 
-    def load(self) -> dict[str, TicketOutcome]:
-        done: dict[str, TicketOutcome] = {}
+    def load(self) -> dict[str, Entry]:
+        done: dict[str, Entry] = {}
         if not self.path.exists():
             return done
         # Bytes, decoded line by line: a line torn inside a multi-byte character must not make the
@@ -35,25 +43,25 @@ class Checkpoint:
         with self.path.open("rb") as fh:
             for raw in fh:
                 self._torn_tail = not raw.endswith(b"\n")
-                line = raw.decode("utf-8", errors="replace")
-                fingerprint, _, payload = line.partition("\t")
-                if fingerprint != self.fingerprint:
-                    continue
+                parts = raw.decode("utf-8", errors="replace").split("\t", 2)
+                if len(parts) != 3:
+                    continue  # torn, or written by an older version: triaged again
+                fingerprint, run_id, payload = parts
                 try:
                     outcome = TicketOutcome.model_validate_json(payload)
                 except ValidationError:
                     continue  # torn line from a killed worker
-                done[outcome.ticket_id] = outcome
+                done[outcome.ticket_id] = Entry(fingerprint, run_id, outcome)
         return done
 
-    def append(self, outcome: TicketOutcome) -> None:
+    def append(self, outcome: TicketOutcome, fingerprint: str) -> None:
         if self._fh is None:
             self._fh = self.path.open("ab")
             if self._torn_tail:
                 # without this the first new entry would be glued to the torn line and lost with it
                 self._fh.write(b"\n")
                 self._torn_tail = False
-        self._fh.write(f"{self.fingerprint}\t{outcome.model_dump_json()}\n".encode())
+        self._fh.write(f"{fingerprint}\t{self.run_id}\t{outcome.model_dump_json()}\n".encode())
         self._fh.flush()
         fileno = getattr(self._fh, "fileno", None)
         if fileno is not None:

@@ -6,6 +6,11 @@ from its hook and hands over here. Tickets are pulled from the reader by a fixed
 (`concurrency` tickets in flight, not one asyncio task per ticket); the window's outcomes are kept
 until `outcomes.jsonl` is written in file order, so memory grows with the window: about 7.5 KB per
 ticket (bench/README.md). Batches (core/batches.py) bound it for big days.
+
+Outcomes already in the checkpoint under the same ticket fingerprint are not asked again: from an
+earlier attempt of this run (a retry resumes), or from an earlier run (a re-run or backfill reuses
+them, shown as cache hits: no cost, no provider request, and no Router is even built when every
+ticket is reused).
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from llm_operators.core.checkpoint import Checkpoint
+from llm_operators.core.budget import RunBudget
+from llm_operators.core.checkpoint import Checkpoint, Entry
+from llm_operators.core.fingerprint import ticket_fingerprint
 from llm_operators.core.ladder import Ladder
 from llm_operators.core.models import CallStatus, OutcomeStatus, Ticket, TicketOutcome
 from llm_operators.core.outputs import DayOutputs, write_jsonl
@@ -57,7 +64,8 @@ class DayPlan:
     count: int | None = None
     source: TicketSource | None = None  # default: the day file under source_root
     max_unresolved_share: float = 0.5
-    fingerprint: str = ""
+    fingerprint: str = ""  # core/fingerprint.run_fingerprint: outcomes made under others are not reused
+    run_id: str = ""
     trace_metadata: Callable[[Ticket], dict[str, Any]] | None = None
     progress_every_s: float = 10.0
 
@@ -66,7 +74,8 @@ class DayPlan:
 class DayResult:
     summary: TriageSummary
     read: DayRead
-    resumed: int = 0
+    resumed: int = 0  # finished by an earlier attempt of this run
+    reused: int = 0  # triaged by an earlier run under the same fingerprint
     rejected: list[RejectedLine] = field(default_factory=list)
 
 
@@ -100,16 +109,20 @@ def triage_day(plan: DayPlan, ladder: Ladder) -> DayResult:
     stats = DayRead(source="")
     rejected: list[RejectedLine] = []
     order: list[str] = []
-    checkpoint = Checkpoint(plan.outputs.checkpoint, plan.fingerprint)
+    checkpoint = Checkpoint(plan.outputs.checkpoint, plan.run_id)
     plan.outputs.ensure_dir()
-    finished = checkpoint.load()
-    resumed = 0
+    stored = checkpoint.load()
+    finished: dict[str, TicketOutcome] = {}
+    fingerprints: dict[str, str] = {}
+    resumed = reused = 0
+    if isinstance(ladder.budget, RunBudget):
+        ladder.budget.resume(sum(e.outcome.cost_usd for e in stored.values() if e.run_id == plan.run_id))
 
     source = plan.source or (lambda day, st, skip: read_day(plan.source_root, day, st, skip=skip))
     end = plan.first + plan.count if plan.count is not None else None
 
     def pending() -> Iterator[Ticket]:
-        nonlocal resumed
+        nonlocal resumed, reused
         for position, item in enumerate(source(plan.day, stats, plan.first), start=plan.first):
             if end is not None and position >= end:
                 break  # the rest of the day belongs to other batches
@@ -120,14 +133,22 @@ def triage_day(plan: DayPlan, ladder: Ladder) -> DayResult:
             if plan.max_tickets is not None and len(order) >= plan.max_tickets:
                 continue  # counted in stats; the summary says how many were left for another run
             order.append(item.id)
-            if item.id in finished:
-                resumed += 1
-                continue
+            fingerprint = fingerprints[item.id] = ticket_fingerprint(plan.fingerprint, item)
+            entry = stored.get(item.id)
+            if entry is not None and entry.fingerprint == fingerprint:
+                if entry.run_id == plan.run_id and not _failed_by_provider(entry.outcome):
+                    resumed += 1
+                    finished[item.id] = entry.outcome
+                    continue
+                if _reusable(entry):
+                    reused += 1
+                    finished[item.id] = _as_reused(entry.outcome)
+                    continue
             yield item
 
     def record(outcome: TicketOutcome) -> None:
         finished[outcome.ticket_id] = outcome
-        checkpoint.append(outcome)
+        checkpoint.append(outcome, fingerprints[outcome.ticket_id])
 
     try:
         asyncio.run(_triage_all(pending(), ladder, plan, record))
@@ -152,14 +173,13 @@ def triage_day(plan: DayPlan, ladder: Ladder) -> DayResult:
     # fixed by a retry (they go to a human), and would otherwise fail a small day for ever.
     failed = [o for o in outcomes if _failed_by_provider(o)]
     if outcomes and len(failed) / len(outcomes) > plan.max_unresolved_share:
-        _keep_only_resolved(checkpoint, outcomes)
+        _keep_only_resolved(checkpoint, outcomes, fingerprints)
         raise SystemicOutageError(
             f"{len(failed)} of {len(outcomes)} tickets of {plan.day} unresolved for provider errors "
             f"(more than {plan.max_unresolved_share:.0%}): providers look down; failing so Airflow retries. "
             f"First error: {failed[0].error}"
         )
-    checkpoint.discard()
-    return DayResult(summary=summary, read=stats, resumed=resumed, rejected=rejected)
+    return DayResult(summary=summary, read=stats, resumed=resumed, reused=reused, rejected=rejected)
 
 
 def _failed_by_provider(outcome: TicketOutcome) -> bool:
@@ -169,12 +189,25 @@ def _failed_by_provider(outcome: TicketOutcome) -> bool:
     )
 
 
-def _keep_only_resolved(checkpoint: Checkpoint, outcomes: Iterable[TicketOutcome]) -> None:
+def _reusable(entry: Entry) -> bool:
+    """From an earlier run: not if a provider failed it (ask again) or the budget cut it short."""
+    return not _failed_by_provider(entry.outcome) and not entry.outcome.budget_exhausted
+
+
+def _as_reused(outcome: TicketOutcome) -> TicketOutcome:
+    """This run asked no one: its calls are cache hits (no cost, no request; the cost is the saving)."""
+    calls = [c.model_copy(update={"cache_hit": True, "attempts": 0}) for c in outcome.calls]
+    return outcome.model_copy(update={"calls": calls})
+
+
+def _keep_only_resolved(
+    checkpoint: Checkpoint, outcomes: Iterable[TicketOutcome], fingerprints: dict[str, str]
+) -> None:
     """Rewrite the checkpoint with the triaged tickets only, so the retry asks again for the rest."""
     checkpoint.discard()
     for outcome in outcomes:
         if outcome.status is OutcomeStatus.TRIAGED:
-            checkpoint.append(outcome)
+            checkpoint.append(outcome, fingerprints[outcome.ticket_id])
     checkpoint.close()
 
 
