@@ -204,7 +204,8 @@ def _plots(out: Path, ev: Evaluation, replay: Replay | None) -> dict[str, str]:
         plt.close(fig)
         files["reliability"] = "reliability.png"
     if replay is not None:
-        points = [p for p in replay.grid if p.coverage >= 1.0 and p.accuracy is not None]
+        # a point that auto-replies to no labelled ticket has no error rate: not drawn as 0 %
+        points = [p for p in replay.grid if p.coverage >= 1.0 and p.auto_reply_error_rate is not None]
         if points:
             fig, ax = plt.subplots(figsize=(7, 5))
             sc = ax.scatter(
