@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -11,11 +9,17 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 
 from llm_operators.core.batches import BatchSpec, batch_outputs
-from llm_operators.core.ladder import Budget, Ladder, LadderPolicy
+from llm_operators.core.budget import LocalSpend, RedisSpend, RunBudget
+from llm_operators.core.config import LiteLLMSettings
+from llm_operators.core.fingerprint import run_fingerprint
+from llm_operators.core.ladder import Ladder, LadderPolicy
 from llm_operators.core.prompts import PROMPT_VERSION
 from llm_operators.core.report import render_days_table, render_models_table
 from llm_operators.core.triage_run import DayPlan, triage_day
 from llm_operators.hooks.litellm import LiteLLMHook
+from llm_operators.hooks.redis_settings import redis_settings
+from llm_operators.llm.lazy_router import LazyRouter
+from llm_operators.operators.connections import connection_exists
 from llm_operators.operators.observability import tracing_for
 from llm_operators.operators.params import optional_int
 from llm_operators.operators.sources import ticket_source_for
@@ -97,17 +101,39 @@ class TriageOperator(BaseOperator):
         self.redis_conn_id = redis_conn_id
         self.langfuse_conn_id = langfuse_conn_id
 
-    def _overrides(self, budget_share: float) -> dict[str, Any]:
+    def _overrides(self) -> dict[str, Any]:
         """Task arguments/params beat the connection's defaults; None means 'not set here'."""
         pairs = {
             "escalate_below": self.escalate_below,
             "concurrency": self.concurrency,
             "max_cost_usd": self.max_cost_usd,
         }
-        out = {k: v for k, v in pairs.items() if v not in (None, "", "None")}
-        if "max_cost_usd" in out:  # the run's budget, split across its batches
-            out["max_cost_usd"] = float(out["max_cost_usd"]) * budget_share
-        return out
+        return {k: v for k, v in pairs.items() if v not in (None, "", "None")}
+
+    def _budget(self, settings: LiteLLMSettings, spec: BatchSpec | None, run_id: str, day: date) -> RunBudget:
+        """The run's budget: one Redis counter for all its batches and attempts when Redis exists.
+
+        Without Redis each batch gets its share (nothing else can add up the batches' spend), and a
+        retry starts from what its checkpoint says earlier attempts spent (core/triage_run.py).
+        """
+        limit = settings.max_cost_usd
+        if limit is not None and connection_exists(self.redis_conn_id):
+            assert self.redis_conn_id is not None
+            key = f"{settings.cache_namespace}:budget:{self.dag_id}:{run_id}:{day.isoformat()}"
+            self.log.info("budget $%.4f for the whole run, counted in Redis (%s)", limit, key)
+            return RunBudget(
+                limit_usd=limit, counter=RedisSpend(redis_settings(self.redis_conn_id).client(), key)
+            )
+        if limit is not None and spec is not None:
+            limit *= spec.share
+            self.log.info("no Redis: budget split by batch, $%.4f for this one", limit)
+        return RunBudget(limit_usd=limit, counter=LocalSpend())
+
+    @staticmethod
+    def _answer_inputs(ladder: Ladder) -> dict[str, Any]:
+        """What the answers depend on beyond the settings and the prompt version."""
+        catalogue = getattr(ladder, "catalogue", None)  # the reply templates, where the ladder has them
+        return {"templates": getattr(catalogue, "version", None)}
 
     def execute(self, context: Context) -> dict[str, Any]:
         spec = BatchSpec.model_validate(self.batch) if self.batch else None
@@ -125,12 +151,10 @@ class TriageOperator(BaseOperator):
             )
 
         hook = LiteLLMHook(
-            self.litellm_conn_id,
-            redis_conn_id=self.redis_conn_id,
-            settings_overrides=self._overrides(spec.share if spec else 1.0),
+            self.litellm_conn_id, redis_conn_id=self.redis_conn_id, settings_overrides=self._overrides()
         )
         settings = hook.settings
-        router = hook.get_conn()
+        router = LazyRouter(hook.get_conn)  # not built at all if every ticket is reused
         run_id = getattr(context.get("dag_run"), "run_id", None) or "manual"
         tracing = tracing_for(self.langfuse_conn_id, run_id=run_id, dag_id=self.dag_id, day=day.isoformat())
         tracing.install()
@@ -143,7 +167,7 @@ class TriageOperator(BaseOperator):
                 redact_pii_for_llm=settings.redact_pii_for_llm,
             ),
             caller=tracing.wrap_caller(router.call),
-            budget=Budget(limit_usd=settings.max_cost_usd),
+            budget=self._budget(settings, spec, run_id, day),
         )
         plan = DayPlan(
             source_root=storage_path(self.source_root),
@@ -158,9 +182,8 @@ class TriageOperator(BaseOperator):
             count=spec.count if spec else None,
             max_unresolved_share=self.max_unresolved_share,
             # outcomes computed under other settings (ladder, prompt) are not reused from a checkpoint
-            fingerprint=hashlib.sha256(
-                json.dumps([PROMPT_VERSION, settings.model_dump(mode="json")], sort_keys=True).encode()
-            ).hexdigest()[:16],
+            fingerprint=run_fingerprint(settings, PROMPT_VERSION, **self._answer_inputs(ladder)),
+            run_id=run_id,
             trace_metadata=lambda t: tracing.metadata_for(t.id),
         )
         self.log.info(
@@ -179,6 +202,12 @@ class TriageOperator(BaseOperator):
         if result.resumed:
             self.log.info(
                 "resumed from checkpoint: %d tickets already triaged before this attempt", result.resumed
+            )
+        if result.reused:
+            self.log.info(
+                "%d tickets reused from an earlier run under the same fingerprint%s",
+                result.reused,
+                "" if router.built else "; no LLM client built",
             )
         self.log.info(
             "triage of %s done:\n%s\n\n%s", day, render_days_table([summary]), render_models_table([summary])
