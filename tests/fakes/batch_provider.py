@@ -1,0 +1,50 @@
+"""A loopback OpenAI-compatible provider with the Batch API: `chaos.batch_api.BatchAPI` mounted in front
+of a live `/v1/chat/completions` that answers with the same `LineAnswerer`, so live calls (small
+rounds, fallbacks) and batch lines get the same answer for the same request."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fakes.base import FakeServer, Request, Response, json_response
+from llm_operators.chaos.batch_api import BatchAPI, BatchBehaviour, ChaosLineAnswerer
+from llm_operators.chaos.config import ChaosConfig
+
+ContentFn = Callable[[str, list[dict[str, Any]]], str]
+
+
+class FakeBatchProvider(FakeServer):
+    name = "fake-batch-provider"
+
+    def __init__(self, content_fn: ContentFn, behaviour: BatchBehaviour | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.content_fn = content_fn
+        self.live_down: set[str] = set()  # models whose live endpoint answers 503
+        self.batch = BatchAPI(ChaosLineAnswerer(ChaosConfig, lambda: self.content_fn), behaviour)
+
+    @property
+    def openai_base(self) -> str:
+        return f"{self.url}/v1"
+
+    def live_requests(self) -> list[Request]:
+        return self.requests_to("/chat/completions", "POST")
+
+    def handle(self, request: Request) -> Response:
+        reply = self.batch.handle(request.method, request.path, request.headers, request.body)
+        if reply is not None:
+            return Response(reply.status, reply.body, {"Content-Type": reply.content_type})
+        if request.method == "POST" and request.path.rstrip("/") in (
+            "/v1/chat/completions",
+            "/chat/completions",
+        ):
+            body = json.loads(request.body or b"null")
+            if body.get("model") in self.live_down:
+                return json_response({"error": {"message": "down", "type": "server_error"}}, 503)
+            status, payload = self.batch_answer(body)
+            return json_response(payload, status)
+        return json_response({"error": {"message": f"no route {request.method} {request.path}"}}, 404)
+
+    def batch_answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return ChaosLineAnswerer(ChaosConfig, lambda: self.content_fn)(body)
