@@ -1,43 +1,32 @@
-"""Fake Langfuse server on loopback: OTLP/HTTP trace receiver plus the public REST bits the SDK uses.
+"""Fake Langfuse server on loopback: the OTLP trace receiver, the score routes and prompt management,
+as strict as the server (langfuse/langfuse at 62751446, August 2026; rules cite file:line).
 
-Endpoints:
+Endpoints (only what a product path uses):
 
-* ``POST /api/public/otel/v1/traces`` (also plain ``/v1/traces``): OTLP/HTTP with a protobuf
-  ``ExportTraceServiceRequest`` body (``application/x-protobuf``) or OTLP/JSON
-  (``application/json``, hex trace/span ids as the spec says); ``Content-Encoding: gzip`` or
-  ``deflate`` is honoured (the langfuse SDK gzips by default). Answers an empty
-  ``ExportTraceServiceResponse`` in the request's encoding.
-* ``POST /api/public/scores``: how langfuse 5.x sends scores (``Langfuse.create_score``,
-  ``span.score``, ``score_current_trace``...): a JSON **list** of score objects, batched by a
-  background thread (``flush()`` drains it). Answers 202 ``{"message": "Accepted"}``, or 207
-  ``{"accepted", "rejected", "errors"}`` when an item lacks ``name``/``value``. A single JSON object
-  (older SDKs) gets 200 ``{"id": ...}``.
-* ``POST /api/public/ingestion``: the legacy JSON batch API (``{"batch": [{id, type, body, ...}]}``)
-  -> 207 ``{"successes": [{"id", "status": 201}], "errors": []}``; ``score-create`` events are also
-  added to ``.scores``.
-* ``GET /api/public/projects`` and ``GET /api/public/health`` minimal answers.
+* ``POST /api/public/otel/v1/traces``: OTLP/HTTP protobuf (``application/x-protobuf``) or OTLP/JSON,
+  gzip/deflate honoured (the SDK gzips). Spans land in ``.spans`` (decoded, see below).
+* ``POST /api/public/ingestion``: ``{"batch": [event, ...]}``; anything else is a 400
+  (web/src/pages/api/public/ingestion.ts:133-146). Each event is validated on its own and the answer
+  is 207 ``{"successes": [{id, status: 201}], "errors": [{id, status: 400, message, error}]}``
+  (ingestion.ts:176-182, packages/shared/src/server/ingestion/processEventBatch.ts:168-182,462-524).
+  Only ``score-create`` is held (the product sends nothing else there); its body is checked like
+  ``ScoreBody`` (packages/shared/src/server/ingestion/types.ts:531-596). Accepted scores land in
+  ``.scores``.
+* ``POST /api/public/scores``: ONE score object checked like ``PostScoresBody``
+  (packages/shared/src/features/scores/interfaces/api/shared.ts:78-121) -> 200 ``{"id"}``
+  (web/src/pages/api/public/scores/index.ts:20-61). A JSON list, which langfuse 5.0.4's
+  ``create_score`` sends, fails that object schema: 400 ``{"message": "Invalid request data",
+  "error": [issues]}`` (web/src/features/public-api/server/withMiddlewares.ts:186-191).
+* ``GET /api/public/v2/prompts/{name}?label=|version=`` and ``POST /api/public/v2/prompts``: text
+  prompts with versions and labels (web/src/features/prompts/server/handlers/promptNameHandler.ts,
+  promptsHandler.ts; packages/shared/src/features/prompts/types.ts, constants.ts).
+  ``.set_prompt(name, text, labels)`` seeds one.
 
-Auth: HTTP Basic ``public_key:secret_key`` on every ``/api/public`` endpoint except health
-(401 otherwise).
+Auth: HTTP Basic ``public_key:secret_key`` on every route (401 otherwise).
 
-Assertions: ``.spans`` is a flat list of dicts (``trace_id``/``span_id``/``parent_span_id`` as
-hex or None, ``name``, ``kind``, ``attributes`` decoded from AnyValue to str/int/float/bool/
-list/dict/bytes, ``resource`` attributes, ``scope``, ``start_time_unix_nano``,
-``end_time_unix_nano``, ``status_code``, ``status_message``, ``events``); ``.scores`` the score
-dicts as sent; ``.ingestion_events``; ``wait_for_spans(n, timeout)`` / ``wait_for_scores``.
-
-Attribute keys observed from the real clients (see tests/fakes/test_fakes.py):
-
-* langfuse SDK 5.0.4 (``propagate_attributes(session_id=..., trace_name=..., user_id=...)``):
-  ``session.id``, ``langfuse.trace.name``, ``user.id``, ``langfuse.observation.type``
-  (``span``/``generation``), ``langfuse.observation.model.name``,
-  ``langfuse.observation.usage_details`` / ``langfuse.observation.cost_details`` (JSON strings),
-  ``langfuse.observation.input``/``output`` (JSON strings).
-* litellm 1.106.2 ``langfuse_otel`` callback (``metadata={"session_id", "trace_name",
-  "generation_name", "tags"}``): ``session.id``, ``langfuse.trace.name``, span name and
-  ``langfuse.generation.name``, ``langfuse.observation.type`` = ``generation``, ``llm.model_name``,
-  ``llm.token_count.prompt``/``.completion``/``.total``, ``llm.cost.total``/``llm.response.cost``,
-  ``langfuse.trace.tags`` (JSON string). Details in the docstring of tests/fakes/test_fakes.py.
+``.spans`` is a flat list of dicts (``trace_id``/``span_id``/``parent_span_id`` hex or None,
+``name``, ``kind``, ``attributes`` decoded from AnyValue, ``resource``, ``scope``, start/end times,
+``status_code``, ``status_message``, ``events``).
 """
 
 from __future__ import annotations
@@ -46,9 +35,12 @@ import base64
 import binascii
 import gzip
 import json
+import re
 import uuid
 import zlib
+from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -63,6 +55,7 @@ from .base import FakeServer, Request, Response, json_response
 __all__ = ["FakeLangfuseOTLP", "decode_any_value"]
 
 TRACES_PATHS = ("/api/public/otel/v1/traces", "/v1/traces")
+PROMPTS_PATH = "/api/public/v2/prompts"
 
 
 def decode_any_value(value: AnyValue) -> Any:
@@ -111,6 +104,7 @@ class FakeLangfuseOTLP(FakeServer):
         self._spans: list[dict[str, Any]] = []
         self._scores: list[dict[str, Any]] = []
         self._events: list[dict[str, Any]] = []
+        self._prompts: dict[str, list[dict[str, Any]]] = {}  # name -> versions, oldest first
 
     # ----------------------------------------------------------------- helpers for tests
     @property
@@ -137,6 +131,16 @@ class FakeLangfuseOTLP(FakeServer):
         with self._lock:
             return [dict(e) for e in self._events]
 
+    @property
+    def prompts(self) -> dict[str, list[dict[str, Any]]]:
+        with self._lock:
+            return {name: [dict(v) for v in versions] for name, versions in self._prompts.items()}
+
+    def set_prompt(self, name: str, text: str, labels: tuple[str, ...] = ("production",)) -> int:
+        """Seeds a new text version of `name` (as the UI would); returns its version."""
+        with self._lock:
+            return self._add_prompt_version(name, text, list(labels), None)["version"]
+
     def spans_named(self, name: str) -> list[dict[str, Any]]:
         return [s for s in self.spans if s["name"] == name]
 
@@ -162,8 +166,6 @@ class FakeLangfuseOTLP(FakeServer):
 
     def handle(self, request: Request) -> Response:
         path = request.path.rstrip("/")
-        if path == "/api/public/health":
-            return json_response({"status": "OK", "version": "3.0.0-fake"})
         if path not in TRACES_PATHS and not path.startswith("/api/public/"):
             return json_response({"message": "Not found"}, 404)
         if not self._authorized(request):
@@ -173,13 +175,13 @@ class FakeLangfuseOTLP(FakeServer):
         if path in TRACES_PATHS and request.method == "POST":
             return self._traces(request)
         if path == "/api/public/scores" and request.method == "POST":
-            return self._post_scores(request)
+            return self._post_score(request)
         if path == "/api/public/ingestion" and request.method == "POST":
             return self._ingestion(request)
-        if path == "/api/public/projects" and request.method == "GET":
-            return json_response(
-                {"data": [{"id": "fake-project", "name": "Fake project", "metadata": {}, "organization": {}}]}
-            )
+        if path == PROMPTS_PATH and request.method == "POST":
+            return self._create_prompt(request)
+        if path.startswith(PROMPTS_PATH + "/") and request.method == "GET":
+            return self._get_prompt(unquote(path[len(PROMPTS_PATH) + 1 :]), request)
         return json_response({"message": f"No {request.method} {path} in the fake"}, 404)
 
     def _decode_body(self, request: Request) -> bytes:
@@ -243,33 +245,21 @@ class FakeLangfuseOTLP(FakeServer):
             {"Content-Type": "application/x-protobuf"},
         )
 
-    def _post_scores(self, request: Request) -> Response:
+    # ----------------------------------------------------------------- scores
+    def _post_score(self, request: Request) -> Response:
         try:
             body = request.json()
         except ValueError:
             return json_response({"message": "Invalid JSON"}, 400)
-        if isinstance(body, dict):
-            if not body.get("name") or "value" not in body:
-                return json_response({"message": "Invalid request data", "error": "name and value"}, 400)
-            score = {"id": str(uuid.uuid4()), **body}
-            with self._lock:
-                self._scores.append(score)
-            self.notify()
-            return json_response({"id": score["id"]})
-        if not isinstance(body, list):
-            return json_response({"message": "Invalid request data"}, 400)
-        accepted, errors = [], []
-        for index, item in enumerate(body):
-            if isinstance(item, dict) and item.get("name") and "value" in item:
-                accepted.append(item)
-            else:
-                errors.append({"message": f"score {index}: name and value are required"})
+        issues = score_issues(body, ingestion=False)
+        if issues:
+            # withMiddlewares.ts:186-191: a ZodError from the body schema is a 400 with the issues
+            return json_response({"message": "Invalid request data", "error": issues}, 400)
+        score = {**body, "id": body.get("id") or str(uuid.uuid4())}  # scores/index.ts:32-38
         with self._lock:
-            self._scores.extend(accepted)
+            self._scores.append(score)
         self.notify()
-        if errors:
-            return json_response({"accepted": len(accepted), "rejected": len(errors), "errors": errors}, 207)
-        return json_response({"message": "Accepted"}, 202)
+        return json_response({"id": score["id"]})
 
     def _ingestion(self, request: Request) -> Response:
         try:
@@ -277,23 +267,198 @@ class FakeLangfuseOTLP(FakeServer):
         except ValueError:
             return json_response({"message": "Invalid JSON"}, 400)
         batch = body.get("batch") if isinstance(body, dict) else None
-        if not isinstance(batch, list):
-            return json_response({"message": "Invalid request data: batch must be a list"}, 400)
+        if not isinstance(batch, list):  # ingestion.ts:133-146
+            return json_response(
+                {"message": "Invalid request data", "errors": ["batch: expected array"]}, 400
+            )
         successes, errors = [], []
         with self._lock:
             for event in batch:
-                if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
+                event_id = event.get("id") if isinstance(event, dict) else None
+                # processEventBatch.ts:172-178: the event's id when it is a string, else "unknown"
+                reported = event_id if isinstance(event_id, str) else "unknown"
+                issues = event_issues(event)
+                if issues:
+                    # processEventBatch.ts:479-486 (InvalidRequestError -> 400)
                     errors.append(
                         {
-                            "id": str(event.get("id", "")) if isinstance(event, dict) else "",
+                            "id": reported,
                             "status": 400,
-                            "message": "Invalid event",
+                            "message": "Invalid request data",
+                            "error": "; ".join(issues),
                         }
                     )
                     continue
                 self._events.append(event)
-                if event["type"] == "score-create" and isinstance(event.get("body"), dict):
-                    self._scores.append(event["body"])
-                successes.append({"id": event["id"], "status": 201})
+                self._scores.append(event["body"])
+                successes.append({"id": event_id, "status": 201})
         self.notify()
-        return json_response({"successes": successes, "errors": errors}, 207)
+        return json_response({"successes": successes, "errors": errors}, 207)  # ingestion.ts:182
+
+    # ----------------------------------------------------------------- prompts
+    def _add_prompt_version(
+        self, name: str, text: str, labels: list[str], commit_message: str | None
+    ) -> dict[str, Any]:
+        versions = self._prompts.setdefault(name, [])
+        for older in versions:
+            # a label points at one version: giving it to the new one takes it from the others,
+            # and "latest" always names the newest (LATEST_PROMPT_LABEL, prompts/constants.ts:2)
+            older["labels"] = [x for x in older["labels"] if x not in labels and x != "latest"]
+        now = datetime.now().astimezone().isoformat()
+        version = {
+            "id": str(uuid.uuid4()),
+            "name": name,
+            "version": len(versions) + 1,
+            "type": "text",
+            "prompt": text,
+            "config": {},
+            "labels": sorted({*labels, "latest"}),
+            "tags": versions[-1]["tags"] if versions else [],
+            "commitMessage": commit_message,
+            "createdAt": now,
+            "updatedAt": now,
+            "projectId": "fake-project",
+            "createdBy": "API",
+        }
+        versions.append(version)
+        return version
+
+    def _create_prompt(self, request: Request) -> Response:
+        try:
+            body = request.json()
+        except ValueError:
+            return json_response({"message": "Invalid JSON"}, 400)
+        issues = prompt_issues(body)
+        if issues:
+            return json_response({"message": "Invalid request data", "error": issues}, 400)
+        with self._lock:
+            created = self._add_prompt_version(
+                body["name"], body["prompt"], list(body.get("labels") or []), body.get("commitMessage")
+            )
+        return json_response(created, 201)  # promptsHandler.ts:48-54
+
+    def _get_prompt(self, name: str, request: Request) -> Response:
+        version, label = request.arg("version"), request.arg("label")
+        with self._lock:
+            versions = [dict(v) for v in self._prompts.get(name, [])]
+        if version is not None:
+            found = [v for v in versions if str(v["version"]) == version]
+        else:
+            # promptNameHandler.ts:43-52: no version and no label means the "production" label
+            found = [v for v in versions if (label or "production") in v["labels"]]
+        if not found:
+            where = f"with version {version}" if version else f"with label '{label or 'production'}'"
+            return json_response(
+                {"message": f"Prompt not found: '{name}' {where}", "error": "LangfuseNotFoundError"}, 404
+            )
+        prompt = found[-1]
+        return json_response({**prompt, "isActive": "production" in prompt["labels"]})
+
+
+# ---------------------------------------------------------------------------- validation (server rules)
+_LABEL_RE = re.compile(r"^[a-z0-9_\-.]+$")  # PROMPT_LABEL_REGEX, prompts/constants.ts:23
+_ISO_OFFSET_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _id_issues(value: Any, where: str) -> list[str]:
+    """idSchema: a string of 1 to 800 characters without carriage returns (ingestion/types.ts:10-16)."""
+    if not isinstance(value, str) or not 1 <= len(value) <= 800:
+        return [f"{where}: expected a string of 1 to 800 characters"]
+    if "\r" in value:
+        return [f"{where}: ID cannot contain carriage return characters"]
+    return []
+
+
+def score_issues(body: Any, *, ingestion: bool) -> list[str]:
+    """The score body rules shared by ScoreBody (ingestion/types.ts:531-596) and PostScoresBody
+    (scores/interfaces/api/shared.ts:78-121); [] when valid."""
+    if not isinstance(body, dict):
+        return [f"expected object, received {type(body).__name__}"]
+    issues: list[str] = []
+    if body.get("id") is not None and ingestion:
+        issues += _id_issues(body["id"], "id")
+    if not isinstance(body.get("name"), str) or not body["name"]:
+        issues.append("name: expected a non-empty string")  # NonEmptyString, utils/zod.ts:177
+    for key in ("traceId", "sessionId", "datasetRunId", "observationId", "comment", "configId", "queueId"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            issues.append(f"{key}: expected string")
+    if body.get("source") is not None and body["source"] not in ("API", "EVAL", "ANNOTATION"):
+        issues.append("source: expected API, EVAL or ANNOTATION")  # types.ts:541-543
+    # applyScoreValidation, packages/shared/src/utils/scores.ts:3-26
+    trace, session, run = (bool(body.get(k)) for k in ("traceId", "sessionId", "datasetRunId"))
+    observation = bool(body.get("observationId"))
+    if not (
+        (trace and not session and not run)
+        or (session and not trace and not run and not observation)
+        or (run and not trace and not session and not observation)
+    ):
+        issues.append(
+            "Provide exactly one of the following: traceId (with optional observationId), sessionId or "
+            "datasetRunId. ObservationId requires traceId."
+        )
+    # the discriminated union on dataType (types.ts:549-595, shared.ts:82-116)
+    data_type, value = body.get("dataType"), body.get("value")
+    if data_type is None:
+        if not (_is_number(value) or isinstance(value, str)):
+            issues.append("value: expected string or number")
+    elif data_type == "NUMERIC":
+        if not _is_number(value):
+            issues.append("value: expected number for data type NUMERIC")
+    elif data_type == "BOOLEAN":
+        if not _is_number(value) or value not in (0, 1):
+            issues.append("Value must be a number equal to either 0 or 1 for data type BOOLEAN")
+    elif data_type in ("CATEGORICAL", "CORRECTION"):
+        if not isinstance(value, str):
+            issues.append(f"value: expected string for data type {data_type}")
+        if data_type == "CORRECTION" and body.get("configId") is not None:
+            issues.append("configId: a CORRECTION score cannot have a config")
+    elif data_type == "TEXT":
+        # TEXT_SCORE_MAX_LENGTH = 500, packages/shared/src/domain/scores.ts:44
+        if not isinstance(value, str) or not 1 <= len(value) <= 500:
+            issues.append("value: expected a string of 1 to 500 characters for data type TEXT")
+    else:
+        issues.append(f"dataType: invalid discriminator value {data_type!r}")
+    return issues
+
+
+def event_issues(event: Any) -> list[str]:
+    """One ingestion event (base schema, ingestion/types.ts:617-621); only score-create is held."""
+    if not isinstance(event, dict):
+        return ["event: expected object"]
+    issues = _id_issues(event.get("id"), "id")
+    timestamp = event.get("timestamp")
+    # z.iso.datetime({ offset: true }): an ISO 8601 date-time with Z or an offset
+    if not isinstance(timestamp, str) or not _ISO_OFFSET_RE.match(timestamp):
+        issues.append("timestamp: expected an ISO 8601 datetime with offset")
+    if event.get("type") != "score-create":
+        return [*issues, f"type: {event.get('type')!r} is not held by the fake (only score-create)"]
+    return issues + [f"body.{x}" for x in score_issues(event.get("body"), ingestion=True)]
+
+
+def prompt_issues(body: Any) -> list[str]:
+    """CreateTextPromptSchema (prompts/types.ts:28-41) with PromptNameSchema (validation.ts:12-24) and
+    PromptLabelSchema (types.ts:22-26); chat prompts are not held by the fake."""
+    if not isinstance(body, dict):
+        return ["expected object"]
+    issues: list[str] = []
+    name = body.get("name")
+    if not isinstance(name, str) or not name or "|" in name or len(name) > 255:
+        issues.append("name: a non-empty string of at most 255 characters without '|'")
+    elif name in ("new", "metrics", "prompt-detail"):
+        issues.append(f"Prompt name cannot be '{name}'")
+    if body.get("type", "text") != "text" or not isinstance(body.get("prompt"), str):
+        issues.append("prompt: a text prompt (a string) is expected")
+    for label in body.get("labels") or []:
+        if not isinstance(label, str) or not 1 <= len(label) <= 36 or not _LABEL_RE.match(label):
+            issues.append(
+                f"labels: {label!r}: Label must be lowercase alphanumeric with optional underscores, "
+                "hyphens, or periods"
+            )
+    commit = body.get("commitMessage")
+    if commit is not None and (not isinstance(commit, str) or len(commit) > 500):
+        issues.append("commitMessage: at most 500 characters")  # COMMIT_MESSAGE_MAX_LENGTH
+    return issues
