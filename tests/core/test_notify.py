@@ -118,7 +118,7 @@ def test_digest_truncates_after_40_lines():
 
 def test_digest_of_a_rejected_line_uses_its_key():
     lines = review_digest("2025-10-01", "run-1", [rejected_item()], {}).splitlines()
-    assert lines[2] == "- `/data/2025-10-01.jsonl:7` [?] unreadable line 7 - unreadable line"
+    assert lines[2] == "- `/data/2025-10-01.jsonl:7` [?] rejected line 7 - unreadable line"
 
 
 @pytest.mark.parametrize(
@@ -154,7 +154,7 @@ def test_jira_fields_labels_and_redacted_description():
 def test_jira_fields_for_a_rejected_line():
     fields = jira_fields(rejected_item(), TRIAGE_TASK.model_copy(update={"issue_type": "Bug"}), [])
     assert "priority" not in fields
-    assert fields["summary"] == "[triage] unreadable line 7"
+    assert fields["summary"] == "[triage] rejected line 7"
     assert fields["labels"][1] == "ticket-_data_2025-10-01_jsonl_7"
     assert "/data/2025-10-01.jsonl:7 field 'subject': Field required" in fields["description"]
     assert "415-555-0134" not in fields["description"]
@@ -266,3 +266,9 @@ def test_jira_description_gives_the_reviewer_the_template_reply_and_draft_warnin
     assert "Template reply (ready to send): Hello, you can reset your password" in description
     assert "Draft warnings: reply contains contact details (email or phone)" in description
     assert "Model's draft reply (not sent): Thanks, write to me at [EMAIL]" in description
+
+
+def test_mail_without_a_subject_is_named_by_its_first_line_for_people():
+    it = item("T-8", subject="", body="\n  Where is my parcel? It was due on Monday.\nThanks")
+    assert it.subject == "Where is my parcel? It was due on Monday."
+    assert jira_fields(it, TRIAGE_TASK, [])["summary"] == "[P2] Where is my parcel? It was due on Monday."

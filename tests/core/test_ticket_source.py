@@ -167,9 +167,10 @@ def test_unknown_fields_are_kept_in_the_ticket_and_listed_once_for_the_day(tmp_p
 
 def test_unknown_fields_never_reach_the_model():
     t = Ticket.model_validate(ticket("T-1", assignee="bob.secret-agent", internal_note="VIP, be nice"))
-    prompt = json.dumps(build_messages(t))
+    messages = build_messages(t)
+    prompt = json.dumps(messages)
     assert "bob.secret-agent" not in prompt and "VIP, be nice" not in prompt
-    assert "Why was I charged twice?" in prompt
+    assert "Why was I charged twice?" in extract_ticket_text(messages)
 
 
 def test_unknown_fields_survive_the_outcome_round_trip():
@@ -193,7 +194,8 @@ def test_mail_without_a_subject_is_a_ticket_triaged_from_its_body(tmp_path, subj
     assert isinstance(t, Ticket) and t.subject == ""
     assert t.title == "Every checkout fails with 502 since 9am, nobody can pay."  # for Jira and Slack
     messages = build_messages(t)
-    assert "body:\nEvery checkout fails with 502" in messages[1]["content"]
+    # spotlighting marks the text, so read the block back the way a model that understands it does
+    assert "body:\nEvery checkout fails with 502" in extract_ticket_text(messages)
     # the model triages it (the offline model reads the same block a hosted one gets)
     answer = triage_text(extract_ticket_text(messages))
     assert answer["category"] == "technical"

@@ -93,7 +93,8 @@ class Ladder:
         self.catalogue = policy.catalogue or catalogue_for()
 
     async def triage(self, ticket: Ticket, day: str, metadata: dict[str, Any] | None = None) -> TicketOutcome:
-        text = f"{ticket.subject}\n{ticket.body}"
+        # the original HTML too: instructions hidden in markup are still instructions
+        text = f"{ticket.subject}\n{ticket.body}\n{ticket.body_html or ''}"
         findings = detect_injection(text)
         flags = SafetyFlags(
             pii_kinds=sorted(k.value for k in pii_kinds(text)),

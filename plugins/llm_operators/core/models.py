@@ -205,8 +205,8 @@ class ReviewItem(BaseModel):
     @property
     def subject(self) -> str:
         if self.outcome is not None:
-            return self.outcome.ticket.subject
-        return f"unreadable line {self.rejected.line}" if self.rejected else "?"
+            return self.outcome.ticket.title
+        return f"rejected line {self.rejected.line}" if self.rejected else "?"
 
     @property
     def key(self) -> str:

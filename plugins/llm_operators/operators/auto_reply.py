@@ -151,7 +151,7 @@ class AutoReplyOperator(BaseOperator):
             ticket_id=outcome.ticket_id,
             customer=outcome.ticket.customer,
             channel=outcome.ticket.channel,
-            subject=f"Re: {outcome.ticket.subject}",
+            subject=f"Re: {outcome.ticket.title}",
             body=customer_reply(outcome),
             idempotency_key=idempotency_key(self.dag_id, DELIVERY_ACTION, outcome.ticket_id),
         )

@@ -93,7 +93,7 @@ class QualityGateOperator(BaseBranchOperator):
                 item = ReviewItem(
                     day=day,
                     ticket_id=rejected.ticket_id,
-                    reasons=[f"unreadable line: {rejected.describe()}"],
+                    reasons=[f"rejected line: {rejected.describe()}"],
                     rejected=rejected,
                 )
                 review.write(item.model_dump_json() + "\n")
