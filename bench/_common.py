@@ -125,6 +125,13 @@ class ChaosProcess:
             return 0.0
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def configure(self, config: dict[str, Any]) -> None:
+        """Replace the provider's ChaosConfig (keeps the stats)."""
+        self._admin("POST", "/config", config)
+
+    def model_requests(self, model: str) -> int:
+        return int(self.stats()["models"].get(model, {}).get("requests", 0))
+
     def set_latency(self, latency_ms: float) -> None:
         """Every model answers after `latency_ms` (replaces the config; keeps the stats)."""
         self._admin("POST", "/config", {"default": {"latency_ms": latency_ms}})

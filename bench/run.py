@@ -97,9 +97,16 @@ def ladder_for(caller: Any, rungs: list[str] | tuple[str, ...]) -> Ladder:
     return Ladder(LadderPolicy(rungs=list(rungs)), caller)
 
 
-def run_day(root: Path, out: Path, caller: Any, rungs: Any, concurrency: int, day: Any = c.DAY) -> DayResult:
+def run_day(
+    root: Path, out: Path, caller: Any, rungs: Any, concurrency: int, day: Any = c.DAY, run_id: str = ""
+) -> DayResult:
     plan = DayPlan(
-        source_root=root, outputs=DayOutputs(out, day.isoformat()), day=day, concurrency=concurrency
+        source_root=root,
+        outputs=DayOutputs(out, day.isoformat()),
+        day=day,
+        concurrency=concurrency,
+        run_id=run_id,
+        progress_every_s=3600,
     )
     return triage_day(plan, ladder_for(caller, rungs))
 
@@ -173,8 +180,35 @@ def bench_router_cpu(ctx: dict[str, Any]) -> dict[str, Any]:
                 rows.append(
                     [label, f"{cpu_ms:.2f}", f"{wall_ms:.2f}", f"{1000 / cpu_ms:.0f}", f"{provider_ms:.2f}"]
                 )
+        # the whole pipeline: triage_day over the same tickets, one rung, one ticket at a time
+        root = head_day(ctx["day_root"], ctx["tmp"] / "day_cpu", n)
+        with TriageRouter(c.chaos_settings(chaos.openai_base, ("cheap",))) as router:
+            run_day(root, ctx["tmp"] / "out-cpu-warm", router.call, ("cheap",), 1)
+            chaos_cpu = chaos.cpu_seconds()
+            with c.Clock() as clock:
+                s = run_day(root, ctx["tmp"] / "out-cpu", router.call, ("cheap",), 1).summary
+            provider_ms = (chaos.cpu_seconds() - chaos_cpu) / s.calls * 1000
+        cpu_ms, wall_ms = clock.cpu / s.calls * 1000, clock.wall / s.calls * 1000
+        out["triage_day"] = {
+            "cpu_ms_per_call": round(cpu_ms, 2),
+            "wall_ms_per_call": round(wall_ms, 2),
+            "provider_cpu_ms_per_call": round(provider_ms, 2),
+            "calls": s.calls,
+        }
+        rows.append(
+            [
+                "triage_day, one rung (the pipeline)",
+                f"{cpu_ms:.2f}",
+                f"{wall_ms:.2f}",
+                f"{1000 / cpu_ms:.0f}",
+                f"{provider_ms:.2f}",
+            ]
+        )
     finally:
         chaos.set_latency(LATENCY_MS)
+    bare = out["router_acompletion"]["cpu_ms_per_call"]
+    out["pipeline_over_bare"] = round(out["triage_day"]["cpu_ms_per_call"] / bare, 2)
+    out["router_call_over_bare"] = round(out["triage_router_call"]["cpu_ms_per_call"] / bare, 2)
     with c.Clock() as clock:
         for _ in range(n):
             response_format()
@@ -184,6 +218,10 @@ def bench_router_cpu(ctx: dict[str, Any]) -> dict[str, Any]:
         c.table(
             ["what", "CPU ms/call", "wall ms/call", "one-core ceiling calls/s", "provider CPU ms/call"], rows
         )
+    )
+    print(
+        f"   CPU per call, side by side in this run: triage_day {out['pipeline_over_bare']:.2f}x and "
+        f"TriageRouter.call {out['router_call_over_bare']:.2f}x the bare Router.acompletion"
     )
     ctx["router_cpu_ms"] = out["triage_router_call"]["cpu_ms_per_call"]
     return {"calls": n, **out}

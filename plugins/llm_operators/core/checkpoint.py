@@ -1,16 +1,20 @@
 """Per-ticket outcomes kept next to the outputs: a retried task re-asks only what had not finished,
 and a re-run or backfill reuses what was triaged under the same fingerprint.
 
-Each finished outcome is appended and flushed as one line, `<ticket fingerprint>\\t<run id>\\t<json>`.
-A worker killed mid-write leaves at most one torn last line, which is ignored on load (that ticket is
-simply triaged again). The later line for a ticket wins. The file is kept when the day is complete:
-it is what makes a re-run free (core/triage_run.py decides what may be reused).
+Each finished outcome is appended and flushed as one line, `<ticket fingerprint>\\t<run id>\\t<json>`:
+once flushed it is the kernel's, so a killed worker loses nothing. It is fsynced at most once a second
+(and at close): an fsync per ticket cost ~2 ms on the event loop, and what a machine crash can lose
+is the last second's tickets, triaged again. A worker killed mid-write leaves at most one torn last
+line, which is ignored on load (that ticket is simply triaged again). The later line for a ticket
+wins. The file is kept when the day is complete: it is what makes a re-run free (core/triage_run.py
+decides what may be reused).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,9 +31,11 @@ class Entry:
 
 
 class Checkpoint:
-    def __init__(self, path: Any, run_id: str = "") -> None:
+    def __init__(self, path: Any, run_id: str = "", sync_every_s: float = 1.0) -> None:
         self.path = path
         self.run_id = run_id
+        self.sync_every_s = sync_every_s
+        self._synced_at = time.monotonic()
         self._fh: Any = None
         self._torn_tail = False  # the file ends in a torn line: the next append starts a new line
 
@@ -63,6 +69,11 @@ class Checkpoint:
                 self._torn_tail = False
         self._fh.write(f"{fingerprint}\t{self.run_id}\t{outcome.model_dump_json()}\n".encode())
         self._fh.flush()
+        if time.monotonic() - self._synced_at >= self.sync_every_s:
+            self._sync()
+
+    def _sync(self) -> None:
+        self._synced_at = time.monotonic()
         fileno = getattr(self._fh, "fileno", None)
         if fileno is not None:
             # not a local file: flush is the best the store offers
@@ -71,6 +82,7 @@ class Checkpoint:
 
     def close(self) -> None:
         if self._fh is not None:
+            self._sync()
             self._fh.close()
             self._fh = None
 
