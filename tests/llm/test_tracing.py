@@ -33,11 +33,13 @@ from llm_operators.core.config import LiteLLMSettings
 from llm_operators.core.ladder import Ladder, LadderPolicy
 from llm_operators.core.models import CallRecord, CallStatus, OutcomeStatus, Ticket
 from llm_operators.core.outputs import DayOutputs
+from llm_operators.core.prompts import SYSTEM_PROMPT
 from llm_operators.core.triage_run import DayPlan, triage_day
-from llm_operators.llm import langfuse_client, langfuse_scores, prompt_source, tracing as tracing_module
+from llm_operators.llm import langfuse_client, langfuse_scores, prompt_source
+from llm_operators.llm import tracing as tracing_module
 from llm_operators.llm.cache import uninstall_cache
 from llm_operators.llm.langfuse_scores import Score, ScoreSender
-from llm_operators.llm.prompt_source import ResolvedPrompt
+from llm_operators.llm.prompt_source import DEFAULT_PROMPT_NAME, PromptSource, ResolvedPrompt
 from llm_operators.llm.router_client import TriageRouter
 from llm_operators.llm.tracing import LangfuseSettings, Tracing
 
@@ -271,9 +273,13 @@ def test_a_day_one_trace_per_ticket_a_generation_per_call(tracing, fake, tmp_pat
         assert attrs["session.id"] == root["attributes"]["session.id"] == RUN  # session = the DAG run
         call = calls[(ticket_id, _meta(gen, "rung"))]
         assert gen["name"] == f"rung {call['rung']} ({call['model_group']})"
-        assert attrs["langfuse.observation.model.name"] == call["deployment"] == f"openai/{call['model_group']}"
+        assert (
+            attrs["langfuse.observation.model.name"] == call["deployment"] == f"openai/{call['model_group']}"
+        )
         usage = json.loads(attrs["langfuse.observation.usage_details"])
-        assert usage["input"] == call["prompt_tokens"] > 0 and usage["output"] == call["completion_tokens"] > 0
+        assert (
+            usage["input"] == call["prompt_tokens"] > 0 and usage["output"] == call["completion_tokens"] > 0
+        )
         cost = json.loads(attrs["langfuse.observation.cost_details"])["total"]
         assert cost == pytest.approx(call["cost_usd"]) and cost > 0
         assert _meta(gen, "cache_hit") is False and _meta(gen, "fallback_used") is False
@@ -286,7 +292,10 @@ def test_a_day_one_trace_per_ticket_a_generation_per_call(tracing, fake, tmp_pat
     by_trace: dict[str, list[str]] = {}
     for gen in gens:
         by_trace.setdefault(gen["trace_id"], []).append(gen["name"])
-    assert sum(sorted(n) == ["rung 0 (cheap)", "rung 1 (strong)"] for n in by_trace.values()) == summary.escalated
+    assert (
+        sum(sorted(n) == ["rung 0 (cheap)", "rung 1 (strong)"] for n in by_trace.values())
+        == summary.escalated
+    )
 
 
 def test_invalid_answers_errors_and_cache_hits_on_their_generations(tracing, fake):
@@ -410,7 +419,11 @@ def test_score_sender_retries_a_5xx_and_logs_a_rejection(fake, caplog, monkeypat
     fake.fail_next(2, 503, "/api/public/ingestion")
     sender.add(Score(id="s1", traceId="t1", name="q", value=0.5, dataType="NUMERIC"))
     sender.flush()
-    assert sender.sent == 1 and [r.status for r in fake.requests_to("/api/public/ingestion")] == [503, 503, 207]
+    assert sender.sent == 1 and [r.status for r in fake.requests_to("/api/public/ingestion")] == [
+        503,
+        503,
+        207,
+    ]
 
     # a score the server refuses (here: an event type the fake does not hold) is a 207 error line
     sender._pending.append({"id": "e-bad", "type": "trace-create", "timestamp": "2025-10-01T00:00:00Z"})
@@ -497,3 +510,32 @@ def test_only_public_api_of_litellm_and_langfuse(module):
         ):
             problems.append(f"line {node.lineno}: private attribute .{node.attr}")
     assert problems == []
+
+
+def test_a_day_with_a_managed_prompt_then_with_langfuse_unreachable(fake, tmp_path, caplog):
+    """Version 1 from Langfuse is linked on every triage generation; with Langfuse down the day still
+    runs on the bundled rules, whose ref (cache namespace, fingerprint) is a different one."""
+    fake.set_prompt(DEFAULT_PROMPT_NAME, SYSTEM_PROMPT, labels=("production",))
+    managed = PromptSource(_settings(fake)).resolve()
+    assert managed.ref == f"{DEFAULT_PROMPT_NAME}@1"
+    with Tracing(_settings(fake), run_id=RUN, dag_id=DAG, day=DAY, prompt=managed) as tracing:
+        summary, _ = run_traced_day(tracing, tmp_path / "up")
+    gens = _generations(fake)
+    assert len(gens) == summary.calls > 0
+    assert {(g["attributes"]["langfuse.observation.prompt.version"], _meta(g, "prompt")) for g in gens} == {
+        (1, managed.ref)
+    }
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    down = LangfuseSettings(
+        host=f"http://127.0.0.1:{port}", public_key=f"pk-lf-{uuid.uuid4().hex[:8]}", secret_key="sk"
+    )
+    caplog.clear()
+    fallback = PromptSource(down, max_retries=0).resolve()
+    assert fallback.source == "bundled" and fallback.ref != managed.ref and fallback.langfuse_link is None
+    with Tracing(down, run_id="manual__2", dag_id=DAG, day=DAY, prompt=fallback) as tracing:
+        summary, outcomes = run_traced_day(tracing, tmp_path / "down")
+    assert summary.triaged == DAY_TICKETS and {o["status"] for o in outcomes} == {"triaged"}
+    assert "using the bundled triage prompt" in caplog.text

@@ -106,7 +106,7 @@ class PromptSource:
 
     def resolve(self) -> ResolvedPrompt:
         if self.settings is None:
-            return self._fallback("Langfuse is not configured")
+            return self._fallback("Langfuse is not configured", level=logging.INFO)
         where = f"Langfuse prompt {self.name!r} (label {self.label!r}) at {self.settings.host}"
         try:
             prompt = langfuse_client(self.settings).get_prompt(
