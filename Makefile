@@ -11,7 +11,7 @@ DEMO_DAYS ?= 2025-10-01 2025-10-02 2025-10-03
 ENV := source scripts/env.sh &&
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test install airflow-init lint format clean sample-data real-airflow bench bench-quick
+.PHONY: demo test install airflow-init lint format clean sample-data real-airflow bench bench-quick screenshots
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ bench: install
 
 bench-quick: install
 	$(ENV) $(BIN)/python bench/run.py --quick
+
+# UI screenshots for docs/ui.md: `airflow standalone` on a free loopback port (throwaway AIRFLOW_HOME),
+# two sample days, headless Chromium (apt-get install -y chromium chromium-driver). ~3 minutes.
+screenshots: install
+	$(ENV) $(BIN)/python scripts/screenshots.py
 
 lint: install
 	$(BIN)/ruff check .
