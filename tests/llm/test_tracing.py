@@ -287,6 +287,12 @@ def test_a_day_one_trace_per_ticket_a_generation_per_call(tracing, fake, tmp_pat
         assert attrs["langfuse.observation.prompt.name"] == PROMPT.name  # linked to the prompt version
         assert attrs["langfuse.observation.prompt.version"] == PROMPT.version
         assert attrs["langfuse.environment"] == "test"
+        system, user = json.loads(attrs["langfuse.observation.input"])
+        assert system == {
+            "role": "system",
+            "content": f"[system prompt {PROMPT.ref}]",
+        }  # linked, not repeated
+        assert user["role"] == "user" and "<ticket>" in user["content"]
         assert root["start_time_unix_nano"] <= gen["start_time_unix_nano"]
         assert gen["end_time_unix_nano"] <= root["end_time_unix_nano"]
     by_trace: dict[str, list[str]] = {}

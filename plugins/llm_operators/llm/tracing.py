@@ -186,13 +186,26 @@ class Tracing:
                     + (" judge" if judge else "")
                     + (" repair" if repair else ""),
                     as_type="generation",
-                    input=kwargs.get("messages"),
+                    input=self._input(kwargs.get("messages"), judge),
                     model=group,
                     metadata={"rung": rung, "model_group": group, "repair": repair},
                 )
         except Exception as exc:  # tracing never fails a call
             log.warning("Langfuse generation not started: %s", type(exc).__name__)
             return None
+
+    def _input(self, messages: Any, judge: bool) -> Any:
+        """The messages, with the (long, identical for every call) system prompt of a triage call
+        replaced by its ref: the generation links that prompt version anyway, and masking and
+        exporting it on every call was most of tracing's CPU."""
+        if judge or self.prompt is None or not isinstance(messages, list):
+            return messages
+        return [
+            {**m, "content": f"[system prompt {self.prompt.ref}]"}
+            if isinstance(m, dict) and m.get("role") == "system"
+            else m
+            for m in messages
+        ]
 
     def _finish_generation(
         self,
