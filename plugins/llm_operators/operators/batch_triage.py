@@ -1,0 +1,489 @@
+"""`BatchTriageOperator`: the ladder on provider batch APIs, deferrable, re-attaching on retry.
+
+A round submits one provider batch per model group (core/batch_rounds.py decides what goes in), saves
+the batch ids and input file ids to `batch_state.json` next to the day's outputs, then defers to
+`BatchPollTrigger`, so no worker slot is held while the provider works. `resume` reads the results,
+merges them and submits the next round, or writes the outcomes when every ticket's ladder is done. A
+retry, a killed worker or a re-run finds the saved state and re-attaches to the batches it has: a
+round is never submitted twice. Cache hits are never sent; small rounds, rounds past the deadline and
+requests a batch failed are asked live, through the same Router as live mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from airflow.sdk import BaseOperator, Context
+
+from llm_operators.core.batch_rounds import (
+    BatchRunState,
+    BatchSettings,
+    LineAnswer,
+    PendingRequest,
+    RoundBatch,
+    RoundPlan,
+    discard_state,
+    finish_live,
+    load_state,
+    merge_round,
+    plan_round,
+    replay,
+    save_state,
+)
+from llm_operators.core.batches import BatchSpec, batch_outputs
+from llm_operators.core.fingerprint import run_fingerprint
+from llm_operators.core.ladder import LadderPolicy
+from llm_operators.core.models import CallRecord, CallStatus, RejectedLine, Ticket, TicketOutcome
+from llm_operators.core.outputs import DayOutputs, write_jsonl
+from llm_operators.core.prompts import PROMPT_VERSION
+from llm_operators.core.prompts import response_format as triage_schema
+from llm_operators.core.report import render_days_table, summarise
+from llm_operators.core.ticket_source import DayRead
+from llm_operators.hooks.litellm_batch import LiteLLMBatchHook
+from llm_operators.operators.params import optional_int
+from llm_operators.operators.sources import ticket_source_for
+from llm_operators.operators.storage import day_outputs, run_day_for
+from llm_operators.operators.triage import publish_asset_extra
+
+STATE_FILE = "batch_state.json"
+_MAX_PASSES = 100  # each pass answers something (batch, cache or live): a bound, never reached
+
+
+@dataclass
+class _Run:
+    day: date
+    outputs: DayOutputs
+    hook: LiteLLMBatchHook
+    policy: LadderPolicy
+    batch: BatchSettings
+    fingerprint: str
+    tickets: list[Ticket]
+    rejected: list[RejectedLine]
+    max_cost_usd: float | None
+    run_id: str
+    _router: Any = field(default=None, repr=False)
+    # one event loop per task attempt: LiteLLM's HTTP clients live on the loop that made them
+    _runner: asyncio.Runner = field(default_factory=asyncio.Runner, repr=False)
+
+    def run(self, coro: Any) -> Any:
+        return self._runner.run(coro)
+
+    @property
+    def state_path(self) -> Any:
+        return self.outputs.path(STATE_FILE)
+
+    @property
+    def router(self) -> Any:
+        """The live `TriageRouter` (cache and live calls), built only when needed."""
+        if self._router is None:
+            self._router = self.hook.client
+        return self._router
+
+    def close(self) -> None:
+        if self._router is not None:
+            self._router.close()
+        self._runner.close()
+
+
+class BatchTriageOperator(BaseOperator):
+    """Triage one day (or one mapped batch of it) through provider batch APIs, round by round.
+
+    Arguments as `TriageOperator`'s; `batch_settings` (a `BatchSettings` dict) overrides the
+    connection's `batch` settings. Returns the same summary payload, plus the provider batches.
+    """
+
+    template_fields: Sequence[str] = (
+        "source_root",
+        "output_root",
+        "run_date",
+        "max_tickets",
+        "escalate_below",
+        "max_cost_usd",
+        "batch",
+        "ticket_source",
+        "jira_project",
+    )
+    ui_color = "#eef7e8"
+
+    def __init__(
+        self,
+        *,
+        source_root: str,
+        output_root: str,
+        run_date: str | None = None,
+        batch: dict[str, Any] | None = None,
+        max_tickets: int | None = None,
+        escalate_below: float | None = None,
+        max_cost_usd: float | None = None,
+        batch_settings: dict[str, Any] | None = None,
+        litellm_conn_id: str = LiteLLMBatchHook.default_conn_name,
+        redis_conn_id: str | None = "redis_default",
+        ticket_source: str = "files",
+        jira_conn_id: str | None = "jira_default",
+        jira_project: str = "HELP",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.source_root = source_root
+        self.output_root = output_root
+        self.run_date = run_date
+        self.batch = batch
+        self.max_tickets = max_tickets
+        self.escalate_below = escalate_below
+        self.max_cost_usd = max_cost_usd
+        self.batch_settings = batch_settings
+        self.litellm_conn_id = litellm_conn_id
+        self.redis_conn_id = redis_conn_id
+        self.ticket_source = ticket_source
+        self.jira_conn_id = jira_conn_id
+        self.jira_project = jira_project
+
+    # -- entry points ----------------------------------------------------------------------------
+    def execute(self, context: Context) -> dict[str, Any]:
+        run = self._open(context)
+        state = load_state(run.state_path, run.fingerprint, time.time())
+        try:
+            if state.in_flight:
+                self.log.info(
+                    "re-attaching to %d batch(es) of round %d submitted by an earlier attempt: %s",
+                    len(state.in_flight),
+                    state.round,
+                    ", ".join(b.ref["batch_id"] for b in state.in_flight),
+                )
+                self._defer(run, state)
+            return self._advance(run, state, context)
+        finally:
+            run.close()
+
+    def resume(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        run = self._open(context)
+        state = load_state(run.state_path, run.fingerprint, time.time())
+        event = event or {}
+        self.log.info("round %d: trigger says %s", state.round, event.get("status"))
+        try:
+            if state.in_flight:
+                run.run(self._collect(run, state, cancel=event.get("status") == "deadline"))
+                save_state(run.state_path, state)
+            return self._advance(run, state, context)
+        finally:
+            run.close()
+
+    # -- the rounds ------------------------------------------------------------------------------
+    def _advance(self, run: _Run, state: BatchRunState, context: Context) -> dict[str, Any]:
+        day = run.day.isoformat()
+        for _ in range(_MAX_PASSES):
+            rep = run.run(replay(run.tickets, run.policy, state.book, day, budget_limit_usd=run.max_cost_usd))
+            if not rep.pending:
+                return self._finish(run, state, rep.finished, context)
+            if self._from_cache(run, state, rep.pending):
+                continue
+            past_deadline = time.time() - state.started_at > run.batch.deadline_s
+            plan = plan_round(rep.pending, state.book, run.batch, past_deadline=past_deadline)
+            if plan.live:
+                self._go_live(run, state, plan)
+                continue
+            run.run(self._submit(run, state, plan))
+            if state.in_flight:
+                self._defer(run, state)
+            # every group's batch was refused: those requests are failed now and go live next pass
+        raise RuntimeError(f"batch triage of {day} made no progress in {_MAX_PASSES} passes")
+
+    def _from_cache(self, run: _Run, state: BatchRunState, pending: dict[str, PendingRequest]) -> int:
+        """Answers the cache holds go into the book as cache hits (cost nothing, never sent)."""
+        router = run.router
+        if router.cache is None:
+            return 0
+        hits = 0
+        for request in pending.values():
+            # TriageRouter's own key, so that live and batch runs share their answers
+            hit = router.cache.get(
+                router._cache_key(request.group, request.messages, request.response_format)
+            )
+            if hit is None:
+                continue
+            hits += 1
+            state.book.add(
+                request.key,
+                hit.content,
+                CallRecord(
+                    ticket_id=request.ticket_id,
+                    rung=request.rung,
+                    model_group=request.group,
+                    deployment=hit.deployment,
+                    api_base=hit.api_base,
+                    repair=request.repair,
+                    status=CallStatus.OK,
+                    prompt_tokens=hit.prompt_tokens,
+                    completion_tokens=hit.completion_tokens,
+                    cost_usd=hit.cost_usd,
+                    cache_hit=True,
+                    fallback_used=hit.answered_group != request.group,
+                    attempts=0,
+                ),
+            )
+        if hits:
+            self.log.info("%d requests answered from the cache: not sent", hits)
+        return hits
+
+    def _go_live(self, run: _Run, state: BatchRunState, plan: RoundPlan) -> None:
+        reasons = Counter(why.split(":")[0] for why in plan.why_live.values())
+        self.log.info(
+            "%d tickets finish live: %s", len(plan.live), ", ".join(f"{n} {r}" for r, n in reasons.items())
+        )
+        wanted = set(plan.live)
+        run.run(
+            finish_live(
+                [t for t in run.tickets if t.id in wanted],
+                run.policy,
+                state.book,
+                run.day.isoformat(),
+                run.router.call,
+                budget_limit_usd=run.max_cost_usd,
+            )
+        )
+        state.live_tickets += len(wanted)
+        save_state(run.state_path, state)
+
+    async def _submit(self, run: _Run, state: BatchRunState, plan: RoundPlan) -> None:
+        from llm_operators.llm.batch_client import BatchCreateError, BatchLine
+
+        client = run.hook.batch_client
+        state.round += 1
+        for group, requests in plan.batches.items():
+            lines = [
+                BatchLine(
+                    custom_id=r.key, messages=r.messages, response_format=r.response_format or triage_schema()
+                )
+                for r in requests
+            ]
+            try:
+                ref = await client.submit(
+                    group,
+                    lines,
+                    metadata={
+                        "dag_run": run.run_id[:500],
+                        "day": run.day.isoformat(),
+                        "round": str(state.round),
+                    },
+                )
+            except BatchCreateError as exc:
+                self.log.warning("round %d: %s; its %d requests go live", state.round, exc, len(requests))
+                for r in requests:
+                    state.book.fail(r.key, f"batch not created: {exc}"[:300])
+                save_state(run.state_path, state)
+                continue
+            state.pending.update({r.key: r for r in requests})
+            state.in_flight.append(
+                RoundBatch(
+                    round=state.round,
+                    group=group,
+                    answered_group=ref.answered_group,
+                    deployment=ref.deployment,
+                    api_base=ref.api_base,
+                    submitted_at=ref.submitted_at,
+                    keys=[r.key for r in requests],
+                    ref=ref.model_dump(mode="json"),
+                )
+            )
+            save_state(run.state_path, state)  # before anything else can fail: the batch is paid for
+            self.log.info(
+                "round %d: batch %s, %d requests for %s on %s%s",
+                state.round,
+                ref.batch_id,
+                len(requests),
+                group,
+                ref.deployment,
+                f" (refused by: {'; '.join(ref.tried)})" if ref.tried else "",
+            )
+
+    async def _collect(self, run: _Run, state: BatchRunState, *, cancel: bool) -> None:
+        from llm_operators.llm.batch_client import BatchRef
+        from llm_operators.llm.cache import CachedAnswer
+
+        client = run.hook.batch_client
+        cache = run.router.cache
+        for batch in state.in_flight:
+            ref = BatchRef.model_validate(batch.ref)
+            poll = await client.poll(ref)
+            if not poll.terminal and cancel:
+                self.log.warning(
+                    "batch %s still %s past the deadline: cancelling it", ref.batch_id, poll.status
+                )
+                await client.cancel(ref)
+                for _ in range(30):
+                    poll = await client.poll(ref)
+                    if poll.terminal:
+                        break
+                    await asyncio.sleep(1.0)
+            results = await client.results(ref, poll, batch.keys) if poll.terminal else {}
+            answers = {
+                key: LineAnswer(
+                    key=key,
+                    content=r.content,
+                    error=r.error,
+                    prompt_tokens=r.prompt_tokens,
+                    completion_tokens=r.completion_tokens,
+                    cost_usd=client.line_cost(ref, r.prompt_tokens, r.completion_tokens) if r.ok else 0.0,
+                )
+                for key, r in results.items()
+            }
+            batch.status, batch.finished_at = poll.status, time.time()
+            answered, failed = merge_round(state.book, batch, state.pending, answers)
+            self.log.info(
+                "batch %s %s: %d answered, %d failed (to be asked again)",
+                ref.batch_id,
+                poll.status,
+                answered,
+                failed,
+            )
+            if cache is not None:
+                for key, answer in answers.items():
+                    request = state.pending.get(key)
+                    if request is None or answer.error is not None or answer.content is None:
+                        continue
+                    cache.put(
+                        run.router._cache_key(request.group, request.messages, request.response_format),
+                        CachedAnswer(
+                            content=answer.content,
+                            answered_group=batch.answered_group,
+                            deployment=batch.deployment,
+                            api_base=batch.api_base,
+                            prompt_tokens=answer.prompt_tokens,
+                            completion_tokens=answer.completion_tokens,
+                            cost_usd=answer.cost_usd,
+                        ),
+                    )
+            for key in batch.keys:
+                state.pending.pop(key, None)
+            state.done.append(batch)
+        state.in_flight = []
+
+    def _defer(self, run: _Run, state: BatchRunState) -> None:
+        from llm_operators.triggers.batch import BatchPollTrigger
+
+        self.defer(
+            trigger=BatchPollTrigger(
+                refs=[b.ref for b in state.in_flight],
+                litellm_conn_id=self.litellm_conn_id,
+                settings_overrides=self._overrides(),
+                poll_interval_s=run.batch.poll_interval_s,
+                deadline_at=state.started_at + run.batch.deadline_s,
+            ),
+            method_name="resume",
+        )
+
+    # -- setup and outputs -----------------------------------------------------------------------
+    def _overrides(self) -> dict[str, Any]:
+        pairs = {"escalate_below": self.escalate_below, "max_cost_usd": self.max_cost_usd}
+        return {k: v for k, v in pairs.items() if v not in (None, "", "None")}
+
+    def _open(self, context: Context) -> _Run:
+        spec = BatchSpec.model_validate(self.batch) if self.batch else None
+        day = date.fromisoformat(spec.day) if spec else run_day_for(self.run_date, context, self.log).day
+        outputs = day_outputs(self.output_root, day.isoformat())
+        if spec:
+            outputs = batch_outputs(outputs, spec.index)
+        outputs.ensure_dir()
+        hook = LiteLLMBatchHook(
+            self.litellm_conn_id, redis_conn_id=self.redis_conn_id, settings_overrides=self._overrides()
+        )
+        settings = hook.settings
+        batch = BatchSettings.model_validate(
+            {**_model_dump(getattr(settings, "batch", None)), **(self.batch_settings or {})}
+        )
+        hook.batch_settings = batch
+        policy = LadderPolicy(
+            rungs=settings.ladder,
+            escalate_below=settings.escalate_below,
+            repair_attempts=settings.repair_attempts,
+            max_body_chars=settings.max_body_chars,
+            redact_pii_for_llm=settings.redact_pii_for_llm,
+        )
+        tickets, rejected = self._read(day, spec)
+        return _Run(
+            day=day,
+            outputs=outputs,
+            hook=hook,
+            policy=policy,
+            batch=batch,
+            fingerprint=run_fingerprint(settings, PROMPT_VERSION),
+            tickets=tickets,
+            rejected=rejected,
+            max_cost_usd=settings.max_cost_usd,
+            run_id=getattr(context.get("dag_run"), "run_id", None) or "manual",
+        )
+
+    def _read(self, day: date, spec: BatchSpec | None) -> tuple[list[Ticket], list[RejectedLine]]:
+        """The window's tickets, read again on every resume (the state holds answers, not tickets)."""
+        read = ticket_source_for(self.ticket_source, self.source_root, self.jira_conn_id, self.jira_project)[
+            0
+        ]
+        first = spec.first if spec else 0
+        end = first + spec.count if spec else None
+        limit = None if spec else optional_int(self.max_tickets)
+        tickets: list[Ticket] = []
+        rejected: list[RejectedLine] = []
+        for position, item in enumerate(read(day, DayRead(source=""), first), start=first):
+            if end is not None and position >= end:
+                break
+            if isinstance(item, RejectedLine):
+                rejected.append(item)
+            elif limit is None or len(tickets) < limit:
+                tickets.append(item)
+        return tickets, rejected
+
+    def _finish(
+        self, run: _Run, state: BatchRunState, finished: dict[str, TicketOutcome], context: Context
+    ) -> dict[str, Any]:
+        outcomes = [finished[t.id] for t in run.tickets]
+        write_jsonl(run.outputs.outcomes, outcomes)
+        write_jsonl(run.outputs.rejected, run.rejected)
+        summary = summarise(run.day.isoformat(), outcomes, rejected_lines=len(run.rejected))
+        batches = [
+            {
+                "round": b.round,
+                "batch_id": b.ref.get("batch_id"),
+                "group": b.group,
+                "deployment": b.deployment,
+                "fallback_used": b.answered_group != b.group,
+                "refused_by": b.ref.get("tried", []),
+                "requests": len(b.keys),
+                "status": b.status,
+            }
+            for b in state.done
+        ]
+        self.log.info(
+            "batch triage of %s done: %d round(s), %d provider batch(es), %d tickets finished live\n%s",
+            run.day,
+            state.round,
+            len(batches),
+            state.live_tickets,
+            render_days_table([summary]),
+        )
+        discard_state(run.state_path)
+        payload = {
+            **summary.model_dump(mode="json"),
+            "output_dir": str(run.outputs.dir),
+            "run_id": run.run_id,
+            "offline": False,
+            "batch": self.batch,
+            "mode": "batch",
+            "rounds": state.round,
+            "provider_batches": batches,
+            "live_tickets": state.live_tickets,
+        }
+        publish_asset_extra(self, context, payload)
+        return payload
+
+
+def _model_dump(value: Any) -> dict[str, Any]:
+    """The connection's batch settings once `LiteLLMSettings` has them (a model or a dict), else {}."""
+    if value is None:
+        return {}
+    return value.model_dump() if hasattr(value, "model_dump") else dict(value)

@@ -1,0 +1,234 @@
+"""BatchTriageOperator end to end over real HTTP: LiteLLM's files/batches client against the chaos Batch
+API, the trigger's own polling, the same answers as live mode. Deferral is driven by hand: `execute`
+raises TaskDeferred with the trigger, the trigger runs until its event, `resume` gets the event."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import TaskDeferred
+from fakes.batch_provider import FakeBatchProvider
+
+from llm_operators.chaos.batch_api import BatchBehaviour
+from llm_operators.core.offline_engine import triage_text
+from llm_operators.core.prompts import extract_ticket_text
+from llm_operators.operators.batch_triage import BatchTriageOperator
+from llm_operators.operators.triage import TriageOperator
+from llm_operators.triggers.batch import BatchPollTrigger
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "include" / "sample_data" / "tickets"
+DAY = "2025-10-02"
+CONN = "litellm_batchtest"
+LIVE_CONN = "litellm_batchtest_live"
+
+
+def answer(model: str, messages: list[dict[str, Any]]) -> str:
+    """The offline engine's answer; the cheap model botches its first try on some tickets (repairs)."""
+    text = extract_ticket_text(messages)
+    is_repair = any(m.get("role") == "assistant" for m in messages)
+    if model == "fast" and not is_repair and len(text) % 4 == 0:
+        return "Sure! Looks like a billing thing."
+    return json.dumps(triage_text(text, "careful" if model == "careful" else "fast"))
+
+
+@pytest.fixture
+def provider(monkeypatch: pytest.MonkeyPatch):
+    with FakeBatchProvider(answer) as fake:
+        base = fake.openai_base
+        extra = {
+            "model_list": [
+                {
+                    "model_name": "cheap",
+                    "litellm_params": {
+                        "model": "openai/fast",
+                        "api_base": base,
+                        "input_cost_per_token": 1e-6,
+                        "output_cost_per_token": 2e-6,
+                    },
+                },
+                {
+                    "model_name": "strong",
+                    "litellm_params": {
+                        "model": "openai/careful",
+                        "api_base": base,
+                        "input_cost_per_token": 1e-5,
+                        "output_cost_per_token": 3e-5,
+                    },
+                },
+            ],
+            "ladder": ["cheap", "strong"],
+            "router_settings": {"num_retries": 0},
+        }
+        for conn_id in (CONN, LIVE_CONN):
+            # a namespace per connection and test: the in-process answer cache must not serve the live
+            # run's answers to the batch run (test_a_rerun_is_answered_from_the_cache does that on purpose)
+            extra["cache_namespace"] = f"batchtest-{uuid.uuid4().hex[:8]}"
+            conn = {"conn_type": "litellm", "password": "sk-test", "extra": extra}
+            monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+        yield fake
+
+
+def batch_op(tmp_path: Path, **settings: Any) -> BatchTriageOperator:
+    return BatchTriageOperator(
+        task_id="triage_batch",
+        source_root=str(SAMPLES),
+        output_root=str(tmp_path / "batch"),
+        run_date=DAY,
+        litellm_conn_id=CONN,
+        redis_conn_id=None,
+        batch_settings={"min_round_size": 1, "poll_interval_s": 0.05, **settings},
+    )
+
+
+def first_trigger(op: BatchTriageOperator) -> BatchPollTrigger:
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({"logical_date": None, "dag_run": None})
+    assert deferred.value.method_name == "resume"
+    return deferred.value.trigger
+
+
+def wait(trigger: BatchPollTrigger) -> dict[str, Any]:
+    # a trigger is rebuilt from its serialized kwargs in the triggerer: do the same
+    path, kwargs = trigger.serialize()
+    assert path == "llm_operators.triggers.batch.BatchPollTrigger"
+    rebuilt = BatchPollTrigger(**json.loads(json.dumps(kwargs)))
+
+    async def first_event() -> dict[str, Any]:
+        async for event in rebuilt.run():
+            return event.payload
+        raise AssertionError("the trigger ended without an event")
+
+    return asyncio.run(first_event())
+
+
+def drive(trigger: BatchPollTrigger, make_op) -> tuple[dict[str, Any], int]:
+    """Resume (in a fresh operator each time, like a new worker process) until the task finishes."""
+    rounds = 1
+    while True:
+        event = wait(trigger)
+        try:
+            return make_op().resume({"logical_date": None, "dag_run": None}, event), rounds
+        except TaskDeferred as deferred:
+            trigger = deferred.trigger
+            rounds += 1
+
+
+def live_outcomes(tmp_path: Path) -> dict[str, dict[str, Any]]:
+    op = TriageOperator(
+        task_id="triage",
+        source_root=str(SAMPLES),
+        output_root=str(tmp_path / "live"),
+        run_date=DAY,
+        litellm_conn_id=LIVE_CONN,
+        redis_conn_id=None,
+        langfuse_conn_id=None,
+    )
+    op.execute({"logical_date": None, "dag_run": None, "outlet_events": {}})
+    return read_outcomes(tmp_path / "live")
+
+
+def read_outcomes(root: Path) -> dict[str, dict[str, Any]]:
+    lines = (root / DAY / "outcomes.jsonl").read_text().splitlines()
+    return {o["ticket_id"]: o for o in map(json.loads, lines)}
+
+
+def route(o: dict[str, Any]) -> tuple[Any, ...]:
+    calls = [(c["rung"], c["repair"], c["status"], c["model_group"]) for c in o["calls"]]
+    return o["status"], o["final_rung"], o["escalated"], o["result"], calls
+
+
+def test_a_batch_day_takes_the_same_routes_as_live_and_costs_the_batch_price(tmp_path, provider) -> None:
+    expected = live_outcomes(tmp_path)
+    live_requests = len(provider.live_requests())
+    assert live_requests > 0
+    provider.clear()
+
+    payload, rounds = drive(first_trigger(batch_op(tmp_path)), lambda: batch_op(tmp_path))
+    got = read_outcomes(tmp_path / "batch")
+    assert {t: route(o) for t, o in got.items()} == {t: route(o) for t, o in expected.items()}
+    assert any(route(o)[1] == 1 for o in got.values()) and any(
+        c["repair"] for o in got.values() for c in o["calls"]
+    )
+    # nothing live: every request went through a provider batch, one batch per group per round
+    assert provider.live_requests() == []
+    assert len(provider.batch.created) == len(payload["provider_batches"]) >= rounds >= 2
+    assert sum(b["requests"] for b in payload["provider_batches"]) == live_requests
+    # the same tokens at half the deployment's price (discount 0.5: LiteLLM has no batch price for it)
+    live_cost = sum(c["cost_usd"] for o in expected.values() for c in o["calls"])
+    batch_cost = sum(c["cost_usd"] for o in got.values() for c in o["calls"])
+    assert batch_cost == pytest.approx(live_cost * 0.5) and batch_cost > 0
+    assert (
+        payload["tickets"] == len(expected) and not (tmp_path / "batch" / DAY / "batch_state.json").exists()
+    )
+    assert not provider.errors
+
+
+def test_a_retry_after_the_worker_died_while_deferred_reattaches_and_pays_once(tmp_path, provider) -> None:
+    provider.batch.configure(BatchBehaviour(completion_delay_s=0.5))
+    trigger = first_trigger(batch_op(tmp_path))
+    submitted = list(provider.batch.created)
+    assert len(submitted) == 1 and [r["batch_id"] for r in trigger.refs] == submitted
+    state = json.loads((tmp_path / "batch" / DAY / "batch_state.json").read_text())
+    assert state["in_flight"][0]["ref"]["input_file_id"]  # both ids on disk before the task deferred
+
+    # the worker is killed while deferred; Airflow retries the task: a new process runs execute()
+    retried = first_trigger(batch_op(tmp_path))
+    assert provider.batch.created == submitted and retried.refs == trigger.refs  # re-attached, nothing new
+    assert len(provider.requests_to("/v1/files", "POST")) == 1
+
+    # and a retry of the retry, after the batch finished, re-attaches again rather than re-submitting
+    wait(retried)
+    payload, _ = drive(first_trigger(batch_op(tmp_path)), lambda: batch_op(tmp_path))
+    batches = payload["provider_batches"]
+    assert [b["batch_id"] for b in batches] == provider.batch.created and batches[0]["batch_id"] == submitted[
+        0
+    ]
+    # one provider batch per model group and round, rounds 1..n without a gap
+    per_round = Counter((b["round"], b["group"]) for b in batches)
+    assert set(per_round.values()) == {1} and {r for r, _ in per_round} == set(
+        range(1, payload["rounds"] + 1)
+    )
+    assert len(read_outcomes(tmp_path / "batch")) == payload["tickets"] > 0
+
+
+def test_an_expired_batch_falls_back_to_live_calls_with_nothing_lost(tmp_path, provider) -> None:
+    expected = live_outcomes(tmp_path)
+    provider.clear()
+    provider.batch.configure(BatchBehaviour(completion_delay_s=60, expire_after_s=0.2, expire_done_share=0.5))
+
+    payload, _ = drive(first_trigger(batch_op(tmp_path)), lambda: batch_op(tmp_path))
+    got = read_outcomes(tmp_path / "batch")
+    assert set(got) == set(expected)  # every ticket has its one outcome
+    assert {t: route(o) for t, o in got.items()} == {t: route(o) for t, o in expected.items()}
+    statuses = {b["status"] for b in payload["provider_batches"]}
+    assert statuses == {"expired"}
+    assert payload["live_tickets"] > 0 and provider.live_requests()  # the expired half went live
+    live_keys = {json.dumps([r.json()["model"], r.json()["messages"]]) for r in provider.live_requests()}
+    assert len(live_keys) == len(provider.live_requests())  # no request asked live twice
+
+
+def test_small_rounds_go_live(tmp_path, provider) -> None:
+    payload, _ = drive(
+        first_trigger(batch_op(tmp_path, min_round_size=5)), lambda: batch_op(tmp_path, min_round_size=5)
+    )
+    assert payload["provider_batches"][0]["requests"] == payload["tickets"] >= 5  # round 1: every ticket
+    assert all(b["requests"] >= 5 for b in payload["provider_batches"])
+    assert payload["live_tickets"] > 0 and provider.live_requests()
+
+
+def test_a_rerun_is_answered_from_the_cache_and_sends_nothing(tmp_path, provider) -> None:
+    drive(first_trigger(batch_op(tmp_path)), lambda: batch_op(tmp_path))
+    provider.clear()
+    created = len(provider.batch.created)
+    rerun = batch_op(tmp_path)
+    payload = rerun.execute({"logical_date": None, "dag_run": None})  # no deferral: nothing to wait for
+    assert len(provider.batch.created) == created and provider.requests == []
+    calls = [c for o in read_outcomes(tmp_path / "batch").values() for c in o["calls"]]
+    assert calls and all(c["cache_hit"] for c in calls) and payload["cost_usd"] == 0
