@@ -247,7 +247,9 @@ def test_rounds_are_per_model_group() -> None:
 
 def test_state_survives_a_new_process_and_other_settings_start_fresh(tmp_path: Path) -> None:
     path = tmp_path / "batch_state.json"
-    state = load_state(path, "fp1", now=100.0)
+    state = load_state(path, "fp1")
+    assert state.started_at is None
+    state.started_at = 100.0
     state.in_flight.append(
         RoundBatch(
             round=1,
@@ -261,7 +263,7 @@ def test_state_survives_a_new_process_and_other_settings_start_fresh(tmp_path: P
     )
     state.book.fail("k0", "boom")
     save_state(path, state)
-    again = load_state(path, "fp1", now=999.0)
+    again = load_state(path, "fp1")
     assert again.in_flight[0].ref == {"batch_id": "batch_1"} and again.started_at == 100.0
     assert again.book.failure_count("k0") == 1 and not (tmp_path / "batch_state.json.tmp").exists()
-    assert load_state(path, "fp2", now=5.0).in_flight == []
+    assert load_state(path, "fp2").in_flight == []

@@ -232,3 +232,13 @@ def test_a_rerun_is_answered_from_the_cache_and_sends_nothing(tmp_path, provider
     assert len(provider.batch.created) == created and provider.requests == []
     calls = [c for o in read_outcomes(tmp_path / "batch").values() for c in o["calls"]]
     assert calls and all(c["cache_hit"] for c in calls) and payload["cost_usd"] == 0
+
+
+def test_past_the_deadline_the_running_batch_is_cancelled_and_the_rest_goes_live(tmp_path, provider) -> None:
+    provider.batch.configure(BatchBehaviour(completion_delay_s=3600))
+    trigger = first_trigger(batch_op(tmp_path, deadline_s=0.3))
+    event = wait(trigger)
+    assert event["status"] == "deadline" and list(event["batches"].values()) == ["in_progress"]
+    payload = batch_op(tmp_path, deadline_s=0.3).resume({"logical_date": None, "dag_run": None}, event)
+    assert provider.requests_to("/cancel", "POST") and payload["provider_batches"][0]["status"] == "cancelled"
+    assert payload["live_tickets"] == payload["tickets"] == len(read_outcomes(tmp_path / "batch")) > 0

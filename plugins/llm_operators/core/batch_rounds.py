@@ -305,11 +305,15 @@ def merge_round(
     return answered, failed
 
 
+def past_deadline(state: BatchRunState, settings: BatchSettings, now: float) -> bool:
+    return state.started_at is not None and now - state.started_at > settings.deadline_s
+
+
 class BatchRunState(BaseModel):
     """Everything a retry, a worker crash or a resume needs: persisted before every deferral."""
 
     fingerprint: str
-    started_at: float
+    started_at: float | None = None  # the first batch's submission: the deadline counts from here
     round: int = 0
     book: AnswerBook = Field(default_factory=AnswerBook)
     pending: dict[str, PendingRequest] = Field(default_factory=dict)  # key -> request of in-flight batches
@@ -318,14 +322,14 @@ class BatchRunState(BaseModel):
     live_tickets: int = 0
 
 
-def load_state(path: Any, fingerprint: str, now: float) -> BatchRunState:
+def load_state(path: Any, fingerprint: str) -> BatchRunState:
     """The persisted state if it belongs to these settings, else a fresh one (an old state's batches
     were asked under other settings; their answers would not be this run's)."""
     if path.exists():
         state = BatchRunState.model_validate_json(path.read_text())
         if state.fingerprint == fingerprint:
             return state
-    return BatchRunState(fingerprint=fingerprint, started_at=now)
+    return BatchRunState(fingerprint=fingerprint)
 
 
 def save_state(path: Any, state: BatchRunState) -> None:

@@ -32,6 +32,7 @@ from llm_operators.core.batch_rounds import (
     finish_live,
     load_state,
     merge_round,
+    past_deadline,
     plan_round,
     replay,
     save_state,
@@ -147,7 +148,7 @@ class BatchTriageOperator(BaseOperator):
     # -- entry points ----------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
         run = self._open(context)
-        state = load_state(run.state_path, run.fingerprint, time.time())
+        state = load_state(run.state_path, run.fingerprint)
         try:
             if state.in_flight:
                 self.log.info(
@@ -163,7 +164,7 @@ class BatchTriageOperator(BaseOperator):
 
     def resume(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         run = self._open(context)
-        state = load_state(run.state_path, run.fingerprint, time.time())
+        state = load_state(run.state_path, run.fingerprint)
         event = event or {}
         self.log.info("round %d: trigger says %s", state.round, event.get("status"))
         try:
@@ -183,8 +184,8 @@ class BatchTriageOperator(BaseOperator):
                 return self._finish(run, state, rep.finished, context)
             if self._from_cache(run, state, rep.pending):
                 continue
-            past_deadline = time.time() - state.started_at > run.batch.deadline_s
-            plan = plan_round(rep.pending, state.book, run.batch, past_deadline=past_deadline)
+            late = past_deadline(state, run.batch, time.time())
+            plan = plan_round(rep.pending, state.book, run.batch, past_deadline=late)
             if plan.live:
                 self._go_live(run, state, plan)
                 continue
@@ -255,6 +256,8 @@ class BatchTriageOperator(BaseOperator):
 
         client = run.hook.batch_client
         state.round += 1
+        if state.started_at is None:
+            state.started_at = time.time()
         for group, requests in plan.batches.items():
             lines = [
                 BatchLine(
@@ -373,7 +376,7 @@ class BatchTriageOperator(BaseOperator):
                 litellm_conn_id=self.litellm_conn_id,
                 settings_overrides=self._overrides(),
                 poll_interval_s=run.batch.poll_interval_s,
-                deadline_at=state.started_at + run.batch.deadline_s,
+                deadline_at=(state.started_at or time.time()) + run.batch.deadline_s,
             ),
             method_name="resume",
         )
