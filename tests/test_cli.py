@@ -161,3 +161,32 @@ def test_evaluate_rejects_a_bad_day_and_a_bad_grid(tmp_path: Path) -> None:
         main(["evaluate", "--output-root", str(tmp_path), "yesterday"])
     with pytest.raises(SystemExit):
         main(["evaluate", "--output-root", str(tmp_path), "--escalate-grid", "0.5,1.5", "2025-10-01"])
+
+
+def test_upload_prompt_creates_a_version_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from llm_operators.llm.prompt_source import DEFAULT_PROMPT_NAME
+
+    with FakeLangfuseOTLP(public_key="pk-lf-up", secret_key="sk-lf-up") as fake:
+        for name, value in (
+            ("LANGFUSE_HOST", fake.url),
+            ("LANGFUSE_PUBLIC_KEY", "pk-lf-up"),
+            ("LANGFUSE_SECRET_KEY", "sk-lf-up"),
+        ):
+            monkeypatch.setenv(name, value)
+        assert main(["upload-prompt", "--label", "production"]) == 0
+        assert main(["upload-prompt", "--label", "production"]) == 0  # same text: no new version
+        versions = fake.prompts[DEFAULT_PROMPT_NAME]
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("created ") and out[1].startswith("unchanged ")
+    assert len(versions) == 1 and "production" in versions[0]["labels"]
+
+
+def test_upload_prompt_without_keys_says_what_to_set(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("LANGFUSE_PUBLIC_KEY", raising=False)
+    monkeypatch.delenv("LANGFUSE_SECRET_KEY", raising=False)
+    assert main(["upload-prompt"]) == 2
+    assert "LANGFUSE_PUBLIC_KEY" in capsys.readouterr().err

@@ -147,6 +147,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _upload_prompt(args: argparse.Namespace) -> int:
+    """The bundled triage rules as a new version of the Langfuse prompt (nothing if unchanged)."""
+    from llm_operators.llm.langfuse_client import LangfuseSettings
+    from llm_operators.llm.prompt_source import upload_bundled_prompt
+
+    settings = LangfuseSettings.from_env()
+    if settings is None:
+        print("upload-prompt: LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY must be set", file=sys.stderr)
+        return 2
+    prompt, created = upload_bundled_prompt(settings, labels=tuple(args.label or ()), force=args.force)
+    print(f"{'created' if created else 'unchanged'} {prompt.ref}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llm_operators.cli")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -174,10 +188,17 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--escalate-grid", type=_grid, help="escalate_below values, e.g. 0.5,0.6,0.7")
     ev.add_argument("--confidence-grid", type=_grid, help="min_confidence values, e.g. 0.5,0.6,0.7")
     ev.add_argument("days", nargs="+", help="YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD")
+    upload = sub.add_parser("upload-prompt", help="the bundled triage rules as a new Langfuse prompt version")
+    upload.add_argument("--label", action="append", help="label the new version (e.g. production)")
+    upload.add_argument("--force", action="store_true", help="a new version even if the text is unchanged")
     args = parser.parse_args(argv)
-    if args.command == "evaluate":
-        return _evaluate(args)
-    return _summary(args) if args.command == "summary" else _review_outcome(args)
+    commands = {
+        "summary": _summary,
+        "review-outcome": _review_outcome,
+        "evaluate": _evaluate,
+        "upload-prompt": _upload_prompt,
+    }
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

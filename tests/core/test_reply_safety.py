@@ -302,3 +302,30 @@ def test_each_rung_records_its_validated_answer():
     again = type(outcome).model_validate_json(outcome.model_dump_json())
     assert again.rung_answers == outcome.rung_answers
     assert decide(again, GateRules()).template_id == "password_reset"
+
+
+class RecordingModel(TwoRungModel):
+    def __init__(self) -> None:
+        self.systems: list[str] = []
+
+    async def __call__(self, **kwargs: Any) -> tuple[str | None, CallRecord]:
+        self.systems.append(kwargs["messages"][0]["content"])
+        return await super().__call__(**kwargs)
+
+
+def test_managed_rules_reach_the_model_and_their_version_is_on_the_outcome():
+    ticket = Ticket(
+        id="T-10", created_at=datetime(2025, 10, 1, tzinfo=UTC), subject="Login", body="Forgot password"
+    )
+    model = RecordingModel()
+    policy = LadderPolicy(
+        rungs=["fast", "careful"],
+        rules="Managed rules v7: triage support tickets.",
+        prompt_name="ticket-triage-rules",
+        prompt_version="7",
+    )
+    outcome = asyncio.run(Ladder(policy, model).triage(ticket, "2025-10-01"))
+    assert model.systems and all(s.startswith("Managed rules v7") for s in model.systems)
+    assert (outcome.prompt_name, outcome.prompt_version) == ("ticket-triage-rules", "7")
+    # a different text is a different prompt version, so no cached answer of the other is served
+    assert prompt_version(rules=policy.rules) != prompt_version()

@@ -31,7 +31,13 @@ from llm_operators.core.models import (
     TriageResult,
 )
 from llm_operators.core.pii import pii_kinds, redact
-from llm_operators.core.prompts import InvalidAnswer, build_messages, parse_answer, repair_messages
+from llm_operators.core.prompts import (
+    SYSTEM_PROMPT,
+    InvalidAnswer,
+    build_messages,
+    parse_answer,
+    repair_messages,
+)
 from llm_operators.core.reply_templates import Catalogue, catalogue_for
 from llm_operators.core.spotlight import DEFAULT_MODE, SpotlightMode
 
@@ -81,6 +87,11 @@ class LadderPolicy:
     spotlight: SpotlightMode = DEFAULT_MODE
     reply_mode: ReplyMode = "template"
     judge_group: str | None = None  # model group of the judge (free_text mode); None: the top rung
+    # The triage rules from prompt management (Langfuse); None: the bundled rules. Name and version
+    # are recorded on every outcome, so an answer can always be traced to the words that asked it.
+    rules: str | None = None
+    prompt_name: str | None = None
+    prompt_version: str | None = None
 
 
 class Ladder:
@@ -108,6 +119,8 @@ class Ladder:
             ticket=ticket,
             safety=flags,
             templates_version=self.catalogue.version,
+            prompt_name=self.policy.prompt_name,
+            prompt_version=self.policy.prompt_version,
         )
         if not ticket.body.strip():
             outcome.error = "empty body: nothing to triage"
@@ -121,6 +134,7 @@ class Ladder:
             max_body_chars=self.policy.max_body_chars,
             catalogue=self.catalogue,
             mode=self.policy.spotlight,
+            rules=self.policy.rules or SYSTEM_PROMPT,
         )
 
         best: tuple[int, str, TriageResult] | None = None

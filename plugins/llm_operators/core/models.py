@@ -177,6 +177,8 @@ class TicketOutcome(BaseModel):
     calls: list[CallRecord] = Field(default_factory=list)
     gate: GateDecision | None = None
     templates_version: str | None = Field(default=None, description="reply catalogue the model chose from")
+    prompt_name: str | None = Field(default=None, description="managed prompt the rules came from")
+    prompt_version: str | None = Field(default=None, description="its version (or bundled-<hash>)")
     judge: JudgeVerdict | None = Field(default=None, description="free-text mode: the judge's verdict")
 
     @property

@@ -51,18 +51,21 @@ Answer with one JSON object only, matching the given schema:
 - rationale: one sentence on why"""
 
 
-def system_prompt(catalogue: Catalogue | None = None, mode: SpotlightMode = DEFAULT_MODE) -> str:
-    """The system message: fixed rules, what the spotlighting means, and the approved replies."""
+def system_prompt(
+    catalogue: Catalogue | None = None, mode: SpotlightMode = DEFAULT_MODE, rules: str = SYSTEM_PROMPT
+) -> str:
+    """The system message: the rules (bundled, or managed in Langfuse), what the spotlighting means,
+    and the approved replies."""
     catalogue = catalogue or catalogue_for()
-    parts = [SYSTEM_PROMPT, instructions(mode), catalogue.prompt_section()]
+    parts = [rules, instructions(mode), catalogue.prompt_section()]
     return "\n".join(p for p in parts if p)
 
 
-def prompt_version(catalogue: Catalogue | None = None) -> str:
-    """Changes whenever anything a model is shown changes (prompt, catalogue, judge prompt)."""
+def prompt_version(catalogue: Catalogue | None = None, rules: str = SYSTEM_PROMPT) -> str:
+    """Changes whenever anything a model is shown changes (rules, catalogue, judge prompt)."""
     catalogue = catalogue or catalogue_for()
     digest = hashlib.sha256(
-        "\n".join([system_prompt(catalogue), catalogue.version, JUDGE_VERSION]).encode()
+        "\n".join([system_prompt(catalogue, rules=rules), catalogue.version, JUDGE_VERSION]).encode()
     ).hexdigest()[:12]
     return f"{PROMPT_GENERATION}-{digest}"
 
@@ -126,6 +129,7 @@ def build_messages(
     max_body_chars: int = DEFAULT_MAX_BODY_CHARS,
     catalogue: Catalogue | None = None,
     mode: SpotlightMode = DEFAULT_MODE,
+    rules: str = SYSTEM_PROMPT,
 ) -> list[dict[str, str]]:
     """Chat messages for one ticket; `subject`/`body` override the ticket's (e.g. redacted text).
 
@@ -139,7 +143,7 @@ def build_messages(
         mode,
     )
     return [
-        {"role": "system", "content": system_prompt(catalogue, mode)},
+        {"role": "system", "content": system_prompt(catalogue, mode, rules)},
         {"role": "user", "content": f"Triage this ticket.\n{text}"},
     ]
 
