@@ -267,3 +267,10 @@ def test_litellm_environment_defaults_are_set_by_one_function_and_never_override
 
     assert os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
     assert os.environ["LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS"] == "False"
+
+
+def test_a_managed_prompt_version_gets_a_cache_namespace_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = _offline(monkeypatch)
+    bundled = LiteLLMHook(conn, redis_conn_id=None).cache_settings()["namespace"]
+    managed = LiteLLMHook(conn, redis_conn_id=None, prompt_version="v9-abc").cache_settings()["namespace"]
+    assert bundled.endswith(f":{PROMPT_VERSION}") and managed.endswith(":v9-abc") and bundled != managed

@@ -73,10 +73,14 @@ class LiteLLMHook(BaseHook):
         *,
         redis_conn_id: str | None = "redis_default",
         settings_overrides: dict[str, Any] | None = None,
+        prompt_version: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.litellm_conn_id = litellm_conn_id
+        # the version of what the models are shown (rules from Langfuse or bundled, templates): part
+        # of the cache namespace, so a new prompt is never served answers made for the old one
+        self.prompt_version = prompt_version
         self.redis_conn_id = redis_conn_id
         self.settings_overrides = {k: v for k, v in (settings_overrides or {}).items() if v is not None}
         self._api_key: str | None = None
@@ -147,7 +151,7 @@ class LiteLLMHook(BaseHook):
 
     def cache_settings(self) -> dict[str, Any]:
         """LiteLLM `Cache` arguments: Redis (as `RedisHook` reads the connection) if it exists, else local."""
-        namespace = f"{self.settings.cache_namespace}:{PROMPT_VERSION}"
+        namespace = f"{self.settings.cache_namespace}:{self.prompt_version or PROMPT_VERSION}"
         common = {"namespace": namespace, "ttl": self.settings.cache_ttl_s}
         if self.redis_conn_id:
             try:
