@@ -123,13 +123,13 @@ def test_a_group_without_a_batch_capable_deployment_falls_back_to_its_fallback_g
 
 
 def test_an_expired_batch_returns_what_finished_and_names_the_rest(provider: FakeBatchProvider) -> None:
-    provider.batch.configure(BatchBehaviour(completion_delay_s=60, expire_after_s=0.1, expire_done_share=0.5))
+    provider.batch.configure(BatchBehaviour(completion_delay_s=60, expire_after_s=1.0, expire_done_share=0.5))
     client = BatchClient(settings_for(provider.openai_base))
 
     async def run() -> tuple[BatchPoll, dict]:
         ref = await client.submit("cheap", lines(4))
         assert (await client.poll(ref)).status == "in_progress"
-        await asyncio.sleep(0.15)
+        await asyncio.sleep(1.05)
         poll = await wait_terminal(client, ref)
         return poll, await client.results(ref, poll, [f"k{i}" for i in range(4)])
 
