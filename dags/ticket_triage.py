@@ -17,7 +17,7 @@ schedule: the DAG has no `end_date`, so a run triggered from the form, the REST 
 `airflow dags test` runs its tasks whatever its date.
 
 **Where the day's result is**: the `report` task's XCom (`return_value`, day first) and the
-`ticket_triage_outcomes` asset event it emits (same digest: gate split, paged, escalation rate,
+`ticket_triage_day` asset event it emits (same digest: gate split, paged, escalation rate,
 cost, tokens, by rung, fallbacks, and `location`, the day's output directory); `report.md` and
 `summary.json` in that directory. Mapped `triage` tasks are labelled with their day and batch.
 
@@ -64,7 +64,9 @@ RETRIES = int(os.environ.get("TRIAGE_TASK_RETRIES", "3"))  # tests set 0 to fail
 
 # One identity wherever outputs are written (Airflow keeps one active asset per name, so a URI built
 # from the output root breaks when the root changes); each event's extra says where its day's files are.
-TRIAGED_DAY = Asset(name="ticket_triage_outcomes", group="ticket_triage")
+# A new name, not the former `ticket_triage_outcomes`: an existing metadata DB keeps that name active
+# under its old file:// URI, and an outlet reusing the name would fail as an inactive asset.
+TRIAGED_DAY = Asset(name="ticket_triage_day", group="ticket_triage")
 
 with DAG(
     dag_id="ticket_triage",

@@ -231,7 +231,7 @@ def take(af: Standalone, out: Path, failed_run_id: str) -> None:
         settle(driver)
         shoot(driver, out, "day-summary-xcom")
 
-        assets = af.get("/api/v2/assets?name_pattern=ticket_triage_outcomes") or {}
+        assets = af.get("/api/v2/assets?name_pattern=ticket_triage_day") or {}
         driver.get(f"{base}/assets/{assets['assets'][0]['id']}")
         settle(driver, "Asset Events")
         unfold_json(driver)

@@ -119,7 +119,7 @@ def test_wiring(dag) -> None:
     # the report (after the gate) emits the day's asset event; its identity is not the output root
     assert tasks["merge"].outlets == []
     [asset] = tasks["report"].outlets
-    assert (asset.name, asset.uri) == ("ticket_triage_outcomes", "ticket_triage_outcomes")
+    assert (asset.name, asset.uri) == ("ticket_triage_day", "ticket_triage_day")
 
 
 def test_params_for_ui_triggers(dag) -> None:

@@ -111,9 +111,9 @@ def test_a_day_under_two_output_roots_in_one_metadata_db(airflow_env: AirflowEnv
         assert (root / day / "report.md").exists()
     events, active = _asset_events(airflow_env)
     events = events[before:]
-    assert active == [("ticket_triage_outcomes", "ticket_triage_outcomes")]
-    assert [e["name"] for e in events] == ["ticket_triage_outcomes"] * 2
-    assert {e["uri"] for e in events} == {"ticket_triage_outcomes"}
+    assert active == [("ticket_triage_day", "ticket_triage_day")]
+    assert [e["name"] for e in events] == ["ticket_triage_day"] * 2
+    assert {e["uri"] for e in events} == {"ticket_triage_day"}
     assert [e["extra"]["location"] for e in events] == [f"file://{r / day}" for r in roots]
     for e in events:
         extra = e["extra"]
