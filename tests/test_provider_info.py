@@ -97,5 +97,6 @@ def test_airflow_lists_the_connection_form_fields() -> None:
         "escalate_below",
         "concurrency",
         "max_cost_usd",
+        "mode",
     )
     assert listed == {f"extra__litellm__{n}" for n in names}

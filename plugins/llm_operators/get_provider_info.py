@@ -64,6 +64,13 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "schema": {"type": ["number", "null"], "minimum": 0},
         "description": "Once spent, no more escalations in that run. Empty: no budget.",
     },
+    "mode": {
+        "label": "Mode (live or batch)",
+        "schema": {"type": ["string", "null"], "enum": ["live", "batch", None]},
+        "description": "live (default): one request per call. batch: the ladder in rounds on provider "
+        "batch APIs at about half the price, results within hours; needs a triggerer and a provider with "
+        "a batch API (openai, azure, vertex_ai, bedrock). Set TRIAGE_LLM_MODE=batch for the DAG too.",
+    },
 }
 
 

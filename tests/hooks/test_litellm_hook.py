@@ -274,3 +274,25 @@ def test_a_managed_prompt_version_gets_a_cache_namespace_of_its_own(monkeypatch:
     bundled = LiteLLMHook(conn, redis_conn_id=None).cache_settings()["namespace"]
     managed = LiteLLMHook(conn, redis_conn_id=None, prompt_version="v9-abc").cache_settings()["namespace"]
     assert bundled.endswith(f":{PROMPT_VERSION}") and managed.endswith(":v9-abc") and bundled != managed
+
+
+def test_batch_mode_needs_a_provider_with_a_batch_api() -> None:
+    from llm_operators.core.config import ConfigError, LiteLLMSettings
+
+    models = [
+        {"model_name": "cheap", "litellm_params": {"model": "anthropic/claude-3-5-haiku-latest"}},
+        {"model_name": "cheap-openai", "litellm_params": {"model": "openai/gpt-4o-mini"}},
+    ]
+    with pytest.raises(ConfigError, match="mode=batch: model group 'cheap' has no deployment"):
+        LiteLLMSettings.parse({"model_list": models, "ladder": ["cheap"], "mode": "batch"}, "test")
+    ok = LiteLLMSettings.parse(
+        {
+            "model_list": models,
+            "ladder": ["cheap"],
+            "mode": "batch",
+            "router_settings": {"fallbacks": [{"cheap": ["cheap-openai"]}]},
+            "batch": {"min_round_size": 5},
+        },
+        "test",
+    )
+    assert ok.mode == "batch" and ok.batch.min_round_size == 5

@@ -23,29 +23,13 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from llm_operators.core.config import BatchSettings
 from llm_operators.core.ladder import Budget, Caller, Ladder, LadderPolicy
 from llm_operators.core.models import CallRecord, CallStatus, Ticket, TicketOutcome
-
-
-class BatchSettings(BaseModel):
-    """Batch mode knobs (the `batch` object of the `litellm` connection's extra)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    min_round_size: int = Field(default=20, ge=1, description="a group's round with fewer requests goes live")
-    deadline_s: float = Field(
-        default=6 * 3600, gt=0, description="after this long since the first batch, every round goes live"
-    )
-    poll_interval_s: float = Field(default=60.0, gt=0, le=3600)
-    discount: float = Field(
-        default=0.5, gt=0, le=1, description="batch price / live price, where LiteLLM has none"
-    )
-    max_batch_failures: int = Field(default=1, ge=1, le=5)
-    completion_window: Literal["24h"] = "24h"
 
 
 def request_key(

@@ -8,7 +8,7 @@ misspelt `num_retires` that is silently ignored is how an outage becomes a bill.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -84,6 +84,27 @@ class RouterSettings(BaseModel):
     routing_strategy: str = "simple-shuffle"
 
 
+# Providers whose batch endpoints LiteLLM's files/batches API reaches (not anthropic: retrieve only).
+BATCH_PROVIDERS = frozenset({"openai", "azure", "vertex_ai", "bedrock", "hosted_vllm", "litellm_proxy"})
+
+
+class BatchSettings(BaseModel):
+    """Batch mode knobs (the `batch` object of the `litellm` connection's extra)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_round_size: int = Field(default=20, ge=1, description="a group's round with fewer requests goes live")
+    deadline_s: float = Field(
+        default=6 * 3600, gt=0, description="after this long since the first batch, every round goes live"
+    )
+    poll_interval_s: float = Field(default=60.0, gt=0, le=3600)
+    discount: float = Field(
+        default=0.5, gt=0, le=1, description="batch price / live price, where LiteLLM has none"
+    )
+    max_batch_failures: int = Field(default=1, ge=1, le=5)
+    completion_window: Literal["24h"] = "24h"
+
+
 class LiteLLMSettings(BaseModel):
     """Everything the hook needs to build a Router and climb the ladder."""
 
@@ -100,6 +121,27 @@ class LiteLLMSettings(BaseModel):
     redact_pii_for_llm: bool = True
     cache_ttl_s: int = Field(default=30 * 24 * 3600, ge=1)
     cache_namespace: str = "ticket-triage"
+    # live: one request per call; batch: the ladder in rounds on provider batch APIs (half price)
+    mode: Literal["live", "batch"] = "live"
+    batch: BatchSettings = Field(default_factory=BatchSettings)
+
+    @model_validator(mode="after")
+    def _batch_needs_a_batch_api(self) -> LiteLLMSettings:
+        if self.mode != "batch":
+            return self
+        fallbacks = {src: targets for m in self.router_settings.fallbacks for src, targets in m.items()}
+        for group in self.ladder:
+            candidates = [group, *fallbacks.get(group, [])]
+            if not any(
+                str(d.litellm_params.get("model", "")).split("/", 1)[0] in BATCH_PROVIDERS
+                for name in candidates
+                for d in self.deployments_of(name)
+            ):
+                raise ValueError(
+                    f"mode=batch: model group {group!r} has no deployment on a provider with a batch API "
+                    f"({', '.join(sorted(BATCH_PROVIDERS))})"
+                )
+        return self
 
     @model_validator(mode="after")
     def _groups_exist(self) -> LiteLLMSettings:
