@@ -8,11 +8,12 @@ window first: in Redis (one Lua script, Redis's own clock) when the run has Redi
 
 The wait happens in the Router's pre-call check (`CustomLogger.async_pre_call_check`, which the Router
 awaits before each request it sends, retries and fallbacks included), so the limit counts requests,
-not tickets. A slot counts from its admission and, once the call has returned, from then on: the
-provider saw the request somewhere in between. Counting from admission alone is not enough: a
-process's first request leaves seconds after its admission (litellm imports the provider's SDK
-then), and the next window's requests would reach the provider too early. The window is 60 s plus a
-small margin for the rest of that jitter.
+not tickets. The provider sees a request somewhere between its admission and the call's return, and
+that can be seconds after admission (a process's first request waits for litellm to import the
+provider's SDK). So a slot is held as if the request were still to come until the call returns (its
+score is `hold_s` ahead, the longest a call can take), and then counts from the return. The window
+is 60 s plus a small margin for the rest of the jitter. A task killed mid-call holds its slots for
+`hold_s` more than the window.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import hashlib
 import random
 import time
 import uuid
-from collections import deque
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -33,16 +33,17 @@ from litellm.integrations.custom_logger import CustomLogger
 WINDOW_S = 60.0
 MARGIN_S = 0.5
 
-# KEYS[1] the window; ARGV limit, window in microseconds, a unique member.
+# KEYS[1] the window; ARGV limit, window and hold in microseconds, a unique member.
 # Returns 0 when admitted, else the microseconds until the oldest request leaves the window.
 _SLIDING_WINDOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local window = tonumber(ARGV[2])
+local hold = tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+  redis.call('ZADD', KEYS[1], now + hold, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil((window + hold) / 1000) + 1000)
   return 0
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -64,7 +65,7 @@ _admitted: contextvars.ContextVar[list[tuple[str, str]] | None] = contextvars.Co
 
 
 class WindowStore(Protocol):
-    def try_acquire(self, key: str, limit: int, window_s: float, member: str) -> float:
+    def try_acquire(self, key: str, limit: int, window_s: float, member: str, hold_s: float) -> float:
         """0.0 if a request may go now (and it is counted), else seconds to wait before trying again."""
 
     def restamp(self, key: str, member: str) -> None:
@@ -73,24 +74,20 @@ class WindowStore(Protocol):
 
 class LocalWindowStore:
     def __init__(self) -> None:
-        self._windows: dict[str, deque[tuple[float, str]]] = {}
+        self._windows: dict[str, dict[str, float]] = {}
 
-    def try_acquire(self, key: str, limit: int, window_s: float, member: str) -> float:
+    def try_acquire(self, key: str, limit: int, window_s: float, member: str, hold_s: float) -> float:
         now = time.monotonic()
-        window = self._windows.setdefault(key, deque())
-        while window and window[0][0] <= now - window_s:
-            window.popleft()
+        window = self._windows.setdefault(key, {})
+        for old in [m for m, at in window.items() if at <= now - window_s]:
+            del window[old]
         if len(window) < limit:
-            window.append((now, member))
+            window[member] = now + hold_s
             return 0.0
-        return max(0.001, window[0][0] + window_s - now)
+        return max(0.001, min(window.values()) + window_s - now)
 
     def restamp(self, key: str, member: str) -> None:
-        window = self._windows.setdefault(key, deque())
-        kept = [item for item in window if item[1] != member]
-        window.clear()
-        window.extend(kept)
-        window.append((time.monotonic(), member))
+        self._windows.setdefault(key, {})[member] = time.monotonic()
 
 
 class RedisWindowStore:
@@ -100,8 +97,9 @@ class RedisWindowStore:
         self._script = client.register_script(_SLIDING_WINDOW)
         self._restamp = client.register_script(_RESTAMP)
 
-    def try_acquire(self, key: str, limit: int, window_s: float, member: str) -> float:
-        wait_us = self._script(keys=[f"{self.prefix}:{key}"], args=[limit, int(window_s * 1_000_000), member])
+    def try_acquire(self, key: str, limit: int, window_s: float, member: str, hold_s: float) -> float:
+        args = [limit, int(window_s * 1_000_000), member, int(hold_s * 1_000_000)]
+        wait_us = self._script(keys=[f"{self.prefix}:{key}"], args=args)
         return int(wait_us) / 1_000_000
 
     def restamp(self, key: str, member: str) -> None:
@@ -117,9 +115,12 @@ def deployment_key(litellm_params: dict[str, Any]) -> str:
 class DeploymentRateLimiter(CustomLogger):
     """Holds each request to a rate-limited deployment until its window has room."""
 
-    def __init__(self, store: WindowStore, *, window_s: float = WINDOW_S, margin_s: float = MARGIN_S) -> None:
+    def __init__(
+        self, store: WindowStore, *, hold_s: float, window_s: float = WINDOW_S, margin_s: float = MARGIN_S
+    ) -> None:
         super().__init__()
         self.store = store
+        self.hold_s = hold_s
         self.window_s = window_s + margin_s
         self.waited_s = 0.0  # total time requests were held, for the task's log
 
@@ -131,7 +132,7 @@ class DeploymentRateLimiter(CustomLogger):
         member = uuid.uuid4().hex
         started = None
         while True:
-            wait_s = self.store.try_acquire(key, int(rpm), self.window_s, member)
+            wait_s = self.store.try_acquire(key, int(rpm), self.window_s, member, self.hold_s)
             if wait_s <= 0:
                 if started is not None:
                     self.waited_s += time.monotonic() - started
@@ -140,8 +141,9 @@ class DeploymentRateLimiter(CustomLogger):
                     admitted.append((key, member))
                 return
             started = started or time.monotonic()
+            # held slots free up when their calls return, before their score says: look again soon;
             # a little jitter, so the waiters of one process do not all retry at the same instant
-            await asyncio.sleep(wait_s + random.uniform(0, 0.02))
+            await asyncio.sleep(min(wait_s, 0.25) + random.uniform(0, 0.02))
 
     async def async_pre_call_check(self, deployment: dict, parent_otel_span: Any = None) -> dict | None:
         await self.acquire(deployment.get("litellm_params") or {})

@@ -207,6 +207,7 @@ class TriageRouter:
         self.limiter = DeploymentRateLimiter(
             RedisWindowStore(redis, f"{prefix}:rpm") if redis is not None else LocalWindowStore(),
             window_s=limits_window_s,
+            hold_s=rs.timeout * (rs.num_retries + 1) + 5,  # the longest a call can be in flight
         )
         self._chains = fallback_chains(settings)
         # a group that has a fallback is not retried beyond its other deployments: the fallback is
