@@ -7,7 +7,7 @@ the cache before the Router also keeps cache hits off the rate limiter and the b
 fraction of a Router call. The namespace carries the prompt version, so a new prompt never gets
 answers to the old one.
 
-`install_cache` takes the settings `LiteLLMHook.cache_description()` gives: `type` ("redis" or
+`install_cache` takes the settings `LiteLLMHook.cache_settings()` gives: `type` ("redis" or
 "local"), `namespace`, `ttl`, and for Redis the client settings (`host`, `port`, `db`, `password`,
 `username`, `ssl`...).
 """

@@ -240,9 +240,11 @@ class TriageRouter:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _cache_key(
+    def cache_key(
         self, group: str, messages: list[dict[str, str]], schema: dict[str, Any] | None
     ) -> str | None:
+        """The answer cache's key for a request to `group` (None without a cache); batch runs use it
+        too, so that live and batch answers are shared."""
         if self.cache is None:
             return None
         digest = (
@@ -252,6 +254,14 @@ class TriageRouter:
         )
         payload = json.dumps([group, messages, digest], separators=(",", ":"))
         return f"{self.cache.namespace}:answer:{hashlib.sha256(payload.encode()).hexdigest()}"
+
+    _cache_key = cache_key  # the name batch_triage.py used first
+
+    def cached_answer(
+        self, group: str, messages: list[dict[str, str]], schema: dict[str, Any] | None = None
+    ) -> CachedAnswer | None:
+        key = self.cache_key(group, messages, schema)
+        return None if key is None or self.cache is None else self.cache.get(key)
 
     async def call(
         self,
@@ -268,7 +278,7 @@ class TriageRouter:
         """`response_format`: the structured-output schema; None is the triage answer's."""
         started = datetime.now(UTC)
         t0 = time.perf_counter()
-        key = None if cache_key_extra else self._cache_key(group, messages, response_format)
+        key = None if cache_key_extra else self.cache_key(group, messages, response_format)
         if key is not None:
             assert self.cache is not None
             hit = self.cache.get(key)
