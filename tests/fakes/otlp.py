@@ -21,6 +21,17 @@ Endpoints (only what a product path uses):
   prompts with versions and labels (web/src/features/prompts/server/handlers/promptNameHandler.ts,
   promptsHandler.ts; packages/shared/src/features/prompts/types.ts, constants.ts).
   ``.set_prompt(name, text, labels)`` seeds one.
+* Datasets (langfuse/langfuse web/src/pages/api/public/..., bodies in
+  web/src/features/public-api/types/datasets.ts, behaviour in
+  web/src/features/datasets/server/publicDatasetService.ts):
+  ``POST /api/public/v2/datasets`` (upsert by name), ``GET /api/public/v2/datasets/{name}``,
+  ``POST /api/public/dataset-items`` (upsert by id; an id is unique per project across datasets),
+  ``GET /api/public/dataset-items?datasetName=&page=&limit=``, ``POST /api/public/dataset-run-items``
+  (the server picks a new run item id on every POST: re-posting duplicates) and
+  ``GET /api/public/dataset-run-items?datasetId=&runName=&page=&limit=``. ``events_only=True``
+  behaves as a Langfuse v4 deployment in events-only write mode: run items are not stored, the POST
+  answers a stable experiment id, the GET is a 404. State in ``.datasets``, ``.dataset_items``,
+  ``.dataset_run_items``.
 
 Auth: HTTP Basic ``public_key:secret_key`` on every route (401 otherwise).
 
@@ -34,6 +45,7 @@ from __future__ import annotations
 import base64
 import binascii
 import gzip
+import hashlib
 import json
 import re
 import uuid
@@ -56,6 +68,15 @@ __all__ = ["FakeLangfuseOTLP", "decode_any_value"]
 
 TRACES_PATHS = ("/api/public/otel/v1/traces", "/v1/traces")
 PROMPTS_PATH = "/api/public/v2/prompts"
+DATASETS_PATH = "/api/public/v2/datasets"
+DATASET_ITEMS_PATH = "/api/public/dataset-items"
+DATASET_RUN_ITEMS_PATH = "/api/public/dataset-run-items"
+PROJECT_ID = "fake-project"
+# createAuthedProjectAPIRoute.ts:324-336 (routes flagged rejectInEventsOnlyMode)
+EVENTS_ONLY_MESSAGE = (
+    "This endpoint is not available on deployments running in Langfuse v4 events_only mode. "
+    "Learn more about Langfuse v4 at: https://langfuse.com/docs/v4"
+)
 
 
 def decode_any_value(value: AnyValue) -> Any:
@@ -97,10 +118,17 @@ class FakeLangfuseOTLP(FakeServer):
         secret_key: str = "sk-lf-test",
         host: str = "127.0.0.1",
         port: int = 0,
+        events_only: bool = False,
     ) -> None:
         super().__init__(host, port)
         self.public_key = public_key
         self.secret_key = secret_key
+        # LANGFUSE_MIGRATION_V4_WRITE_MODE=events_only (web/src/pages/api/public/dataset-run-items.ts:29-35)
+        self.events_only = events_only
+        self._datasets: dict[str, dict[str, Any]] = {}  # name -> dataset
+        self._items: dict[str, dict[str, Any]] = {}  # item id -> item (ids are per project)
+        self._runs: dict[tuple[str, str], dict[str, Any]] = {}  # (dataset id, run name) -> run
+        self._run_items: list[dict[str, Any]] = []
         self._spans: list[dict[str, Any]] = []
         self._scores: list[dict[str, Any]] = []
         self._events: list[dict[str, Any]] = []
@@ -135,6 +163,21 @@ class FakeLangfuseOTLP(FakeServer):
     def prompts(self) -> dict[str, list[dict[str, Any]]]:
         with self._lock:
             return {name: [dict(v) for v in versions] for name, versions in self._prompts.items()}
+
+    @property
+    def datasets(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {name: dict(d) for name, d in self._datasets.items()}
+
+    @property
+    def dataset_items(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(i) for i in self._items.values()]
+
+    @property
+    def dataset_run_items(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(i) for i in self._run_items]
 
     def set_prompt(self, name: str, text: str, labels: tuple[str, ...] = ("production",)) -> int:
         """Seeds a new text version of `name` (as the UI would); returns its version."""
@@ -182,6 +225,18 @@ class FakeLangfuseOTLP(FakeServer):
             return self._create_prompt(request)
         if path.startswith(PROMPTS_PATH + "/") and request.method == "GET":
             return self._get_prompt(unquote(path[len(PROMPTS_PATH) + 1 :]), request)
+        if path == DATASETS_PATH and request.method == "POST":
+            return self._create_dataset(request)
+        if path.startswith(DATASETS_PATH + "/") and request.method == "GET":
+            return self._get_dataset(unquote(path[len(DATASETS_PATH) + 1 :]))
+        if path == DATASET_ITEMS_PATH and request.method == "POST":
+            return self._upsert_dataset_item(request)
+        if path == DATASET_ITEMS_PATH and request.method == "GET":
+            return self._list_dataset_items(request)
+        if path == DATASET_RUN_ITEMS_PATH and request.method == "POST":
+            return self._create_dataset_run_item(request)
+        if path == DATASET_RUN_ITEMS_PATH and request.method == "GET":
+            return self._list_dataset_run_items(request)
         return json_response({"message": f"No {request.method} {path} in the fake"}, 404)
 
     def _decode_body(self, request: Request) -> bytes:
@@ -294,6 +349,178 @@ class FakeLangfuseOTLP(FakeServer):
                 successes.append({"id": event_id, "status": 201})
         self.notify()
         return json_response({"successes": successes, "errors": errors}, 207)  # ingestion.ts:182
+
+    # ----------------------------------------------------------------- datasets
+    def _create_dataset(self, request: Request) -> Response:
+        try:
+            body = request.json()
+        except ValueError:
+            return json_response({"message": "Invalid JSON"}, 400)
+        issues = dataset_issues(body)
+        if issues:
+            return json_response({"message": "Invalid request data", "error": issues}, 400)
+        now = _now()
+        with self._lock:
+            dataset = self._datasets.get(body["name"])
+            if dataset is None:  # upsertDataset by (projectId, name), publicDatasetService.ts:248-297
+                dataset = {
+                    "id": str(uuid.uuid4()),
+                    "projectId": PROJECT_ID,
+                    "name": body["name"],
+                    "description": None,
+                    "metadata": None,
+                    "inputSchema": None,
+                    "expectedOutputSchema": None,
+                    "createdAt": now,
+                    "updatedAt": now,
+                }
+                self._datasets[body["name"]] = dataset
+            for key in ("description", "metadata"):
+                if body.get(key) is not None:  # `?? undefined`: null leaves the stored value
+                    dataset[key] = body[key]
+            dataset["updatedAt"] = now
+            return json_response(dict(dataset))  # PostDatasetsV2Response = APIDataset, status 200
+
+    def _get_dataset(self, name: str) -> Response:
+        with self._lock:
+            dataset = self._datasets.get(name)
+        if dataset is None:  # v2/datasets/[datasetName]/index.ts:27-29
+            return _not_found("Dataset not found")
+        return json_response(dict(dataset))
+
+    def _upsert_dataset_item(self, request: Request) -> Response:
+        try:
+            body = request.json()
+        except ValueError:
+            return json_response({"message": "Invalid JSON"}, 400)
+        issues = dataset_item_issues(body)
+        if issues:
+            return json_response({"message": "Invalid request data", "error": issues}, 400)
+        now = _now()
+        with self._lock:
+            dataset = self._datasets.get(body["datasetName"])
+            if (
+                dataset is None
+            ):  # getDatasetByName, packages/shared/src/server/repositories/dataset-items.ts:300-309
+                return _not_found("Dataset not found")
+            item_id = body.get("id") or str(uuid.uuid4())
+            existing = self._items.get(item_id)
+            if existing is not None and existing["datasetId"] != dataset["id"]:
+                # dataset-items.ts:321-325: item ids are unique per project across datasets
+                return json_response(
+                    {
+                        "message": f"Dataset item id {item_id} already exists in another dataset (id "
+                        f"{existing['datasetId']}) in this project; item ids are unique per project "
+                        f"across datasets. Use a different id or target dataset {existing['datasetId']}.",
+                        "error": "LangfuseConflictError",
+                    },
+                    409,
+                )
+            item = existing or {
+                "id": item_id,
+                "datasetId": dataset["id"],
+                "datasetName": dataset["name"],
+                "status": "ACTIVE",
+                "input": None,
+                "expectedOutput": None,
+                "metadata": None,
+                "sourceTraceId": None,
+                "sourceObservationId": None,
+                "createdAt": now,
+                "mediaReferences": [],
+            }
+            # mergeItemData (dataset-items.ts:331-335): a field left out or null keeps its stored value
+            for key in (
+                "input",
+                "expectedOutput",
+                "metadata",
+                "sourceTraceId",
+                "sourceObservationId",
+                "status",
+            ):
+                if body.get(key) is not None:
+                    item[key] = body[key]
+            item["updatedAt"] = now
+            self._items[item_id] = item
+            return json_response(dict(item))  # PostDatasetItemsV1Response = APIDatasetItem, 200
+
+    def _list_dataset_items(self, request: Request) -> Response:
+        page, limit, issues = _pagination(request)
+        if request.arg("version") is not None:
+            issues.append("version: not held by the fake (the product reads the latest items)")
+        if issues:
+            return json_response({"message": "Invalid request data", "error": issues}, 400)
+        name = request.arg("datasetName")
+        with self._lock:
+            if name is not None and name not in self._datasets:
+                return _not_found("Dataset not found")  # publicDatasetService.ts:517-578
+            items = [dict(i) for i in self._items.values() if name is None or i["datasetName"] == name]
+        return json_response(_page(items, page, limit))
+
+    def _create_dataset_run_item(self, request: Request) -> Response:
+        try:
+            body = request.json()
+        except ValueError:
+            return json_response({"message": "Invalid JSON"}, 400)
+        issues = dataset_run_item_issues(body)
+        if issues:
+            return json_response({"message": "Invalid request data", "error": issues}, 400)
+        now = _now()
+        with self._lock:
+            item = self._items.get(body["datasetItemId"])
+            if item is None or item["status"] != "ACTIVE":  # publicDatasetService.ts:848-857
+                return _not_found("Dataset item not found")
+            created_at = body.get("createdAt") or now
+            if self.events_only:
+                # buildStableDatasetRunItemResponseEventsOnly, publicDatasetService.ts:787-831:
+                # nothing is written; the run id is createStableExperimentId (757-772)
+                return json_response(
+                    {
+                        "id": str(uuid.uuid4()),
+                        "datasetRunId": stable_experiment_id(PROJECT_ID, item["datasetId"], body["runName"]),
+                        "datasetRunName": body["runName"],
+                        "datasetItemId": item["id"],
+                        "traceId": body.get("traceId") or "",
+                        "observationId": body.get("observationId"),
+                        "createdAt": created_at,
+                        "updatedAt": created_at,
+                    }
+                )
+            run = self._runs.get((item["datasetId"], body["runName"]))
+            if run is None:  # createOrFetchDatasetRun, publicDatasetService.ts:887-894
+                run = {"id": str(uuid.uuid4()), "name": body["runName"], "datasetId": item["datasetId"]}
+                self._runs[(item["datasetId"], body["runName"])] = run
+            run_item = {
+                # "currently we do not accept user defined ids for dataset run items"
+                # (publicDatasetService.ts:896,915): every POST is a new run item
+                "id": str(uuid.uuid4()),
+                "datasetRunId": run["id"],
+                "datasetRunName": run["name"],
+                "datasetItemId": item["id"],
+                # the trace is not looked up when traceId is given (publicDatasetService.ts:859-877)
+                "traceId": body.get("traceId"),
+                "observationId": body.get("observationId"),
+                "createdAt": created_at,
+                "updatedAt": created_at,
+            }
+            self._run_items.append(run_item)
+            return json_response(dict(run_item))
+
+    def _list_dataset_run_items(self, request: Request) -> Response:
+        if self.events_only:  # dataset-run-items.ts:48 rejectInEventsOnlyMode
+            return json_response({"message": EVENTS_ONLY_MESSAGE}, 404)
+        page, limit, issues = _pagination(request)
+        dataset_id, run_name = request.arg("datasetId"), request.arg("runName")
+        if dataset_id is None or run_name is None:  # GetDatasetRunItemsV1Query, datasets.ts:287-291
+            issues.append("datasetId and runName: Required")
+        if issues:
+            return json_response({"message": "Invalid request data", "error": issues}, 400)
+        with self._lock:
+            run = self._runs.get((dataset_id, run_name))
+            if run is None:  # listDatasetRunItemsForApi, publicDatasetService.ts:985-1000
+                return _not_found("Dataset run not found for the given project and dataset id")
+            items = [dict(i) for i in self._run_items if i["datasetRunId"] == run["id"]]
+        return json_response(_page(items, page, limit))
 
     # ----------------------------------------------------------------- prompts
     def _add_prompt_version(
@@ -461,4 +688,114 @@ def prompt_issues(body: Any) -> list[str]:
     commit = body.get("commitMessage")
     if commit is not None and (not isinstance(commit, str) or len(commit) > 500):
         issues.append("commitMessage: at most 500 characters")  # COMMIT_MESSAGE_MAX_LENGTH
+    return issues
+
+
+# ---------------------------------------------------------------------------- datasets (server rules)
+def _now() -> str:
+    return datetime.now().astimezone().isoformat()
+
+
+def _not_found(message: str) -> Response:
+    # withMiddlewares.ts:165-173: a BaseError is {message, error: name} with its http code
+    return json_response({"message": message, "error": "LangfuseNotFoundError"}, 404)
+
+
+def _pagination(request: Request) -> tuple[int, int, list[str]]:
+    """publicApiPaginationZod (packages/shared/src/utils/zod.ts:43-65): page an integer > 0 (default
+    1), limit an integer 1..100 (default 50)."""
+    issues: list[str] = []
+    try:
+        page = int(request.arg("page") or 1)
+        limit = int(request.arg("limit") or 50)
+    except ValueError:
+        return 1, 50, ["page, limit: expected integers"]
+    if page < 1:
+        issues.append("page: Number must be greater than 0")
+    if not 1 <= limit <= 100:
+        issues.append("limit: Number must be between 1 and 100")
+    return page, limit, issues
+
+
+def _page(rows: list[dict[str, Any]], page: int, limit: int) -> dict[str, Any]:
+    # paginationMetaResponseZod; totalPages = ceil(totalItems / limit) (v2/datasets/index.ts:60-67)
+    total = len(rows)
+    return {
+        "data": rows[(page - 1) * limit : page * limit],
+        "meta": {"page": page, "limit": limit, "totalItems": total, "totalPages": -(-total // limit)},
+    }
+
+
+def stable_experiment_id(project_id: str, dataset_id: str, run_name: str) -> str:
+    """createStableExperimentId (publicDatasetService.ts:757-772): JSON.stringify has no spaces."""
+    payload = json.dumps(
+        ["langfuse-experiment-v1", project_id, dataset_id, run_name],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _nullish_string(body: dict[str, Any], key: str) -> list[str]:
+    return [] if body.get(key) is None or isinstance(body[key], str) else [f"{key}: Expected string"]
+
+
+def dataset_issues(body: Any) -> list[str]:
+    """PostDatasetsV2Body (datasets.ts:155-161); JSON schemas for inputs are not held by the fake."""
+    if not isinstance(body, dict):
+        return ["Expected object"]
+    issues = [] if isinstance(body.get("name"), str) else ["name: Required string"]
+    issues += _nullish_string(body, "description")
+    for key in ("inputSchema", "expectedOutputSchema"):
+        if body.get(key) is not None:
+            issues.append(f"{key}: not held by the fake (the product sets none)")
+    return issues
+
+
+def dataset_item_issues(body: Any) -> list[str]:
+    """PostDatasetItemsV1Body (datasets.ts:204-219): datasetName required; id 1..255 characters."""
+    if not isinstance(body, dict):
+        return ["Expected object"]
+    issues = [] if isinstance(body.get("datasetName"), str) else ["datasetName: Required string"]
+    item_id = body.get("id")
+    if item_id is not None and (not isinstance(item_id, str) or not 1 <= len(item_id) <= 255):
+        issues.append("id: ID must be a string of 1 to 255 characters")  # publicApiIdSchema
+    for key in ("sourceTraceId", "sourceObservationId"):
+        issues += _nullish_string(body, key)
+    if body.get("status") is not None and body["status"] not in ("ACTIVE", "ARCHIVED"):
+        issues.append("status: Expected 'ACTIVE' | 'ARCHIVED'")
+    return issues
+
+
+_RUN_ITEM_KEYS = {
+    "runName",
+    "runDescription",
+    "metadata",
+    "datasetItemId",
+    "observationId",
+    "traceId",
+    "datasetVersion",
+    "createdAt",
+}
+
+
+def dataset_run_item_issues(body: Any) -> list[str]:
+    """PostDatasetRunItemsV1Body (datasets.ts:267-283): strict (unknown keys rejected), runName and
+    datasetItemId required, traceId or observationId, createdAt an ISO datetime with offset."""
+    if not isinstance(body, dict):
+        return ["Expected object"]
+    issues = [f"Unrecognized key: {k!r}" for k in sorted(set(body) - _RUN_ITEM_KEYS)]
+    for key in ("runName", "datasetItemId"):
+        if not isinstance(body.get(key), str):
+            issues.append(f"{key}: Required string")
+    for key in ("runDescription", "observationId", "traceId"):
+        issues += _nullish_string(body, key)
+    if not (body.get("observationId") or body.get("traceId")):
+        issues.append("observationId or traceId must be provided")
+    created = body.get("createdAt")
+    # stringDateTime = z.iso.datetime({ offset: true }).nullish() (packages/shared/src/utils/typeChecks.ts:10)
+    if created is not None and (not isinstance(created, str) or not _ISO_OFFSET_RE.match(created)):
+        issues.append("createdAt: expected an ISO 8601 datetime with offset")
+    if body.get("datasetVersion") is not None:
+        issues.append("datasetVersion: not held by the fake (the product links the latest items)")
     return issues
