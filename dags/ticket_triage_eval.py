@@ -10,7 +10,10 @@ meets the targets in params. `report.md`, its PNGs and `evaluation.json` go to
 
 With `ask_every_rung` on, the range is first triaged again into `eval_output_root` with every rung
 asked for every ticket (no reply, Jira or Slack action), so every point of the replay is covered;
-the evaluation then reads that root. Same figures from the CLI:
+the evaluation then reads that root. With Langfuse configured (connection `langfuse_default` or
+LANGFUSE_* env), the evaluation is also a dataset run in Langfuse (`langfuse_dataset`,
+`langfuse_run_name`): labelled tickets as items, their triage traces linked, one score per field.
+Same figures from the CLI:
 `python -m llm_operators.cli evaluate --output-root OUT START..END`. See docs/evaluation.md.
 """
 
@@ -81,6 +84,17 @@ with DAG(
             maximum=1,
             description="target: category and priority right at least",
         ),
+        "langfuse_dataset": Param(
+            "ticket-triage-labelled",
+            type="string",
+            minLength=1,
+            description="Langfuse dataset of the labelled tickets (used when Langfuse is configured)",
+        ),
+        "langfuse_run_name": Param(
+            "",
+            type="string",
+            description="Langfuse dataset run name (empty: prompt@version | final models)",
+        ),
     },
     render_template_as_native_obj=True,
 ) as dag:
@@ -103,5 +117,7 @@ with DAG(
         max_auto_error="{{ params.max_auto_error }}",
         min_p0p1_recall="{{ params.min_p0p1_recall }}",
         min_accuracy="{{ params.min_accuracy }}",
+        langfuse_dataset="{{ params.langfuse_dataset }}",
+        langfuse_run_name="{{ params.langfuse_run_name }}",
     )
     triage_every_rung >> evaluate

@@ -190,3 +190,101 @@ def test_upload_prompt_without_keys_says_what_to_set(
     monkeypatch.delenv("LANGFUSE_SECRET_KEY", raising=False)
     assert main(["upload-prompt"]) == 2
     assert "LANGFUSE_PUBLIC_KEY" in capsys.readouterr().err
+
+
+# --- evaluate as a Langfuse dataset run ---
+
+
+def _triaged_day(root: Path, run_id: str | None) -> None:
+    day = root / "2025-10-01"
+    day.mkdir(parents=True)
+    outcomes = [
+        _labelled_outcome("T-1", "billing", "P2", "P2", 0.9, "auto_reply"),  # right
+        _labelled_outcome("T-2", "billing", "P3", "P2", 0.8, "auto_reply"),  # wrong priority
+    ]
+    (day / "outcomes.jsonl").write_text("".join(o.model_dump_json() + "\n" for o in outcomes))
+    if run_id is not None:  # the report task writes the run id into summary.json
+        (day / "summary.json").write_text(json.dumps({"day": "2025-10-01", "run_id": run_id}))
+
+
+def _langfuse_env(monkeypatch: pytest.MonkeyPatch, fake: FakeLangfuseOTLP) -> None:
+    for name, value in (
+        ("LANGFUSE_HOST", fake.url),
+        ("LANGFUSE_PUBLIC_KEY", fake.public_key),
+        ("LANGFUSE_SECRET_KEY", fake.secret_key),
+    ):
+        monkeypatch.setenv(name, value)
+
+
+def test_evaluate_with_langfuse_is_a_dataset_run_and_a_rerun_adds_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = "scheduled__2025-10-01T00:00:00+00:00"
+    _triaged_day(tmp_path, run_id)
+    args = ["evaluate", "--output-root", str(tmp_path), "--no-report", "--no-replay"]
+    args += ["--langfuse-dataset", "cli-eval", "--langfuse-run-name", "rules@3", "--json"]
+    with FakeLangfuseOTLP(public_key="pk-lf-cli-eval", secret_key="sk-lf-cli-eval") as fake:
+        _langfuse_env(monkeypatch, fake)
+        assert main([*args, str(tmp_path / "a.json"), "2025-10-01"]) == 0
+        assert main([*args, str(tmp_path / "b.json"), "2025-10-01"]) == 0
+        items, run_items, scores = fake.dataset_items, fake.dataset_run_items, fake.scores
+        assert not fake.errors
+    trace = {
+        t: Tracing(None, run_id=run_id, dag_id="ticket_triage", day="").trace_id(t) for t in ("T-1", "T-2")
+    }
+    assert sorted(i["id"] for i in items) == ["T-1", "T-2"]
+    assert {(r["datasetItemId"], r["traceId"], r["datasetRunName"]) for r in run_items} == {
+        ("T-1", trace["T-1"], "rules@3"),
+        ("T-2", trace["T-2"], "rules@3"),
+    }
+    assert len(run_items) == 2  # the second evaluate linked nothing again
+    latest = {(s["traceId"], s["name"]): s["value"] for s in scores}
+    assert latest[(trace["T-1"], "priority_correct")] == 1 and latest[(trace["T-2"], "priority_correct")] == 0
+    assert latest[(trace["T-2"], "category_correct")] == 1 and latest[(trace["T-2"], "triage_correct")] == 0
+    first = json.loads((tmp_path / "a.json").read_text())["langfuse"]
+    second = json.loads((tmp_path / "b.json").read_text())["langfuse"]
+    assert (first["items_created"], first["run_items_linked"], first["scores_sent"]) == (2, 2, 10)
+    assert (second["items_unchanged"], second["run_items_existing"], second["run_items_linked"]) == (2, 2, 0)
+
+
+def test_evaluate_refused_by_langfuse_exits_1_after_writing_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _triaged_day(tmp_path, "manual__1")
+    with FakeLangfuseOTLP(public_key="pk-lf-cli-down", secret_key="sk-lf-cli-down") as fake:
+        _langfuse_env(monkeypatch, fake)
+        fake.fail_next(1, 400, "/api/public/dataset-run-items")
+        code = main(["evaluate", "--output-root", str(tmp_path), "--no-replay", "2025-10-01"])
+    assert code == 1
+    assert "dataset-run-items: HTTP 400" in capsys.readouterr().err
+    assert (tmp_path / "evaluation" / "2025-10-01_2025-10-01" / "report.md").exists()
+
+
+def test_evaluate_without_langfuse_sends_nothing_and_never_imports_it(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    _triaged_day(tmp_path, "manual__1")
+    probe = (
+        "import sys\n"
+        "from llm_operators.cli import main\n"
+        f"code = main(['evaluate', '--output-root', {str(tmp_path)!r}, '--no-report', '--no-replay',"
+        " '2025-10-01'])\n"
+        "print(code, 'langfuse' in sys.modules, 'httpx' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LANGFUSE_")}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True, timeout=120
+    )
+    assert out.stdout.split()[-3:] == ["0", "False", "False"]
+
+
+def test_evaluate_asked_for_a_dataset_without_keys_says_what_to_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    _triaged_day(tmp_path, None)
+    assert main(["evaluate", "--output-root", str(tmp_path), "--langfuse-dataset", "d", "2025-10-01"]) == 2
+    assert "LANGFUSE_PUBLIC_KEY" in capsys.readouterr().err

@@ -8,6 +8,8 @@
 - `python -m llm_operators.cli evaluate --output-root output [--json PATH] [--max-auto-error 0.02]
   [--min-p0p1-recall 0.99] 2025-10-01 [2025-10-02 | 2025-10-01..2025-10-31 ...]` scores the labelled
   tickets of triaged days, replays the thresholds and writes report.md with its PNGs (0 LLM calls).
+  With LANGFUSE_* set it is also a Langfuse dataset run (`--langfuse-dataset`, `--langfuse-run-name`;
+  `--no-langfuse` to skip): items = labelled tickets, run items = their traces, scores per field.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from llm_operators.core.outputs import DayOutputs, read_json
 from llm_operators.core.report import TriageSummary, render_days_table, render_models_table
@@ -101,7 +104,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     from llm_operators.core.eval_report import render_text
     from llm_operators.core.evaluation_run import EvaluationInputError, EvaluationRequest, run_evaluation
     from llm_operators.core.replay import DEFAULT_GRID, Targets
+    from llm_operators.llm.langfuse_client import LangfuseSettings
 
+    langfuse = None if args.no_langfuse else LangfuseSettings.from_env()
+    if langfuse is None and args.langfuse_dataset and not args.no_langfuse:
+        print(
+            "evaluate: --langfuse-dataset needs LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY", file=sys.stderr
+        )
+        return 2
     root = Path(args.output_root).resolve()
     days = _days(args.days)
     report_dir = Path(args.report_dir) if args.report_dir else root / "evaluation" / f"{days[0]}_{days[-1]}"
@@ -143,8 +153,45 @@ def _evaluate(args: argparse.Namespace) -> int:
                 "min_confidence": rec.point.min_confidence if rec.point else None,
             }
         summary["llm_calls"] = result.llm_calls
+    status = 0
+    if langfuse is not None:
+        published = _langfuse_dataset_run(args, langfuse, result)
+        status = 0 if published is not None else 1
+        if args.json:
+            summary["langfuse"] = published
+    if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
-    return 0
+    return status
+
+
+def _langfuse_dataset_run(args: argparse.Namespace, settings: Any, result: Any) -> dict[str, Any] | None:
+    """The evaluation as a Langfuse dataset run; None (and the reason on stderr) when Langfuse refused.
+    The report files are written already: nothing of the evaluation is lost."""
+    from dataclasses import asdict
+
+    from llm_operators.llm.langfuse_client import LangfuseConfigError
+    from llm_operators.llm.langfuse_datasets import (
+        DEFAULT_DATASET,
+        DatasetRunSpec,
+        LangfuseDatasetError,
+        load_item_tags,
+        publish_dataset_run,
+    )
+
+    try:
+        spec = DatasetRunSpec(
+            dataset=args.langfuse_dataset or DEFAULT_DATASET,
+            run_name=args.langfuse_run_name,
+            dag_id=args.triage_dag_id,
+            run_id=args.triage_run_id,
+            tags=load_item_tags(args.item_tags) if args.item_tags else {},
+        )
+        report = publish_dataset_run(settings, spec, result.outcomes, result.run_ids)
+    except (LangfuseDatasetError, LangfuseConfigError, ValueError) as exc:
+        print(f"evaluate: {exc}", file=sys.stderr)
+        return None
+    print("\n" + report.summary())
+    return asdict(report)
 
 
 def _upload_prompt(args: argparse.Namespace) -> int:
@@ -187,6 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--min-auto-reply-share", type=float, help="target: share auto-replied at least this")
     ev.add_argument("--escalate-grid", type=_grid, help="escalate_below values, e.g. 0.5,0.6,0.7")
     ev.add_argument("--confidence-grid", type=_grid, help="min_confidence values, e.g. 0.5,0.6,0.7")
+    ev.add_argument(
+        "--langfuse-dataset", help="Langfuse dataset of the labelled tickets (default ticket-triage-labelled)"
+    )
+    ev.add_argument("--langfuse-run-name", help="dataset run name (default: prompt@version | final models)")
+    ev.add_argument("--triage-dag-id", default="ticket_triage", help="the DAG whose traces the run links")
+    ev.add_argument("--triage-run-id", help="link this run's traces for every day (default: summary.json's)")
+    ev.add_argument("--item-tags", help="JSON {ticket id: [tags]} for item metadata (golden/tags.json)")
+    ev.add_argument("--no-langfuse", action="store_true", help="no dataset run even with LANGFUSE_* set")
     ev.add_argument("days", nargs="+", help="YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD")
     upload = sub.add_parser("upload-prompt", help="the bundled triage rules as a new Langfuse prompt version")
     upload.add_argument("--label", action="append", help="label the new version (e.g. production)")

@@ -128,3 +128,45 @@ def test_every_rung_triage_asks_every_rung_and_keeps_the_live_view(tmp_path: Pat
     assert all({c.rung for c in o.calls if c.purpose == "triage"} == {0, 1} for o in outcomes)
     assert any(o.final_rung == 0 for o in outcomes) and all(o.gate is not None for o in outcomes)
     assert not (tmp_path / "2025-10-01" / "outbox.jsonl").exists()  # nothing sent to anyone
+
+
+def test_params_name_the_langfuse_dataset_and_run(dag) -> None:
+    assert dag.params["langfuse_dataset"] == "ticket-triage-labelled"
+    assert dag.params["langfuse_run_name"] == ""
+    evaluate = dag.get_task("evaluate")
+    assert {"langfuse_dataset", "langfuse_run_name"} <= set(evaluate.template_fields)
+
+
+def test_evaluate_operator_with_langfuse_makes_the_dataset_run(tmp_path: Path, monkeypatch) -> None:
+    import uuid
+
+    from fakes import FakeLangfuseOTLP
+
+    from llm_operators.llm.tracing import Tracing
+    from llm_operators.operators.evaluation import EvaluationOperator
+
+    _outcomes_day(tmp_path)
+    (tmp_path / "2025-10-01" / "summary.json").write_text(json.dumps({"run_id": "manual__7"}))
+    with FakeLangfuseOTLP(public_key=f"pk-lf-{uuid.uuid4().hex[:8]}") as fake:
+        monkeypatch.setenv("LANGFUSE_HOST", fake.url)
+        monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", fake.public_key)
+        monkeypatch.setenv("LANGFUSE_SECRET_KEY", fake.secret_key)
+        op = EvaluationOperator(
+            task_id="evaluate",
+            start="2025-10-01",
+            end="2025-10-01",
+            output_root=str(tmp_path),
+            langfuse_conn_id=None,  # no connection: the LANGFUSE_* env vars
+            langfuse_dataset="dag-eval",
+            langfuse_run_name=None,  # a native render of an empty param
+        )
+        out = op.execute({})
+        assert not fake.errors
+        (item,) = fake.dataset_items
+        (run_item,) = fake.dataset_run_items
+        scores = {s["name"]: s["value"] for s in fake.scores}
+    trace = Tracing(None, run_id="manual__7", dag_id="ticket_triage", day="").trace_id("T-1")
+    assert item["id"] == "T-1" and item["datasetName"] == "dag-eval"
+    assert run_item["traceId"] == trace and run_item["datasetRunName"] == "prompt-unknown | no-model"
+    assert scores == dict.fromkeys(scores, 0) and len(scores) == 5  # unresolved: wrong on every field
+    assert out["langfuse"]["run_items_linked"] == 1 and out["langfuse"]["scores_sent"] == 5

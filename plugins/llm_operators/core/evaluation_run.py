@@ -17,7 +17,7 @@ from llm_operators.core.eval_report import write_report
 from llm_operators.core.evaluation import Evaluation, evaluate
 from llm_operators.core.gate import GateRules
 from llm_operators.core.models import TicketOutcome
-from llm_operators.core.outputs import DayOutputs, read_jsonl
+from llm_operators.core.outputs import DayOutputs, read_json, read_jsonl
 from llm_operators.core.replay import DEFAULT_GRID, Replay, Targets, replay_grid
 
 
@@ -51,6 +51,10 @@ class EvaluationResult:
     report: Path | None
     seconds: float
     llm_calls: int = 0  # an evaluation replays what is on record: it never asks a model
+    # what a Langfuse dataset run needs (llm/langfuse_datasets.py): the outcomes read, and the DAG
+    # run that triaged each day (its traces), None where the day's summary.json names none
+    outcomes: list[TicketOutcome] = field(default_factory=list)
+    run_ids: dict[str, str | None] = field(default_factory=dict)
 
 
 def read_outcomes(output_root: Any, days: Sequence[str]) -> tuple[list[TicketOutcome], list[str]]:
@@ -63,6 +67,17 @@ def read_outcomes(output_root: Any, days: Sequence[str]) -> tuple[list[TicketOut
             continue
         outcomes.extend(read_jsonl(path, TicketOutcome))
     return outcomes, missing
+
+
+def triage_run_ids(output_root: Any, days: Sequence[str]) -> dict[str, str | None]:
+    """The run id the report task wrote into each day's summary.json (the run whose traces hold the
+    day's tickets); None for a day without one (an every-rung evaluation triage writes no summary)."""
+    run_ids: dict[str, str | None] = {}
+    for day in days:
+        path = DayOutputs(output_root, day).summary
+        run_id = read_json(path).get("run_id") if path.exists() else None
+        run_ids[day] = str(run_id) if run_id else None
+    return run_ids
 
 
 def run_evaluation(request: EvaluationRequest) -> EvaluationResult:
@@ -85,4 +100,12 @@ def run_evaluation(request: EvaluationRequest) -> EvaluationResult:
         else None
     )
     report = write_report(request.report_dir, ev, rep) if request.report_dir is not None else None
-    return EvaluationResult(ev, rep, missing, report, time.perf_counter() - started)
+    return EvaluationResult(
+        ev,
+        rep,
+        missing,
+        report,
+        time.perf_counter() - started,
+        outcomes=outcomes,
+        run_ids=triage_run_ids(request.output_root, [d for d in request.days if d not in missing]),
+    )

@@ -85,6 +85,22 @@ class FieldScore:
     comment: str
 
 
+def load_item_tags(path: Any) -> dict[str, list[str]]:
+    """`{ticket id: [tag, ...]}` (the golden set's tags.json), checked so a wrong file is named."""
+    import json
+    from pathlib import Path
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read item tags: {exc}") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(v, list) and all(isinstance(t, str) for t in v) for v in data.values()
+    ):
+        raise ValueError(f"{path}: item tags must be a JSON object of ticket id -> list of strings")
+    return {str(k): list(v) for k, v in data.items()}
+
+
 def dataset_item(outcome: TicketOutcome, tags: Mapping[str, list[str]] | None = None) -> ItemBody | None:
     """The ticket as a dataset item; None when it has no labels (unlabelled tickets are skipped)."""
     ticket = outcome.ticket

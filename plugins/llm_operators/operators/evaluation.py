@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 
 def _range(start: str, end: str) -> list[str]:
@@ -23,6 +23,11 @@ def _range(start: str, end: str) -> list[str]:
 
 def _optional_float(value: Any) -> float | None:
     return None if value in (None, "", "None") else float(value)
+
+
+def _optional_str(value: Any) -> str | None:
+    """A templated string param: a native render of an empty one may be None or "None"."""
+    return None if value in (None, "", "None") else str(value)
 
 
 class EvaluationTriageOperator(BaseOperator):
@@ -123,6 +128,8 @@ class EvaluationOperator(BaseOperator):
         "max_auto_error",
         "min_p0p1_recall",
         "min_accuracy",
+        "langfuse_dataset",
+        "langfuse_run_name",
     )
 
     def __init__(
@@ -135,6 +142,10 @@ class EvaluationOperator(BaseOperator):
         max_auto_error: float | str | None = None,
         min_p0p1_recall: float | str | None = None,
         min_accuracy: float | str | None = None,
+        langfuse_conn_id: str | None = "langfuse_default",
+        langfuse_dataset: str = "",
+        langfuse_run_name: str = "",
+        triage_dag_id: str = "ticket_triage",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -145,6 +156,10 @@ class EvaluationOperator(BaseOperator):
         self.max_auto_error = max_auto_error
         self.min_p0p1_recall = min_p0p1_recall
         self.min_accuracy = min_accuracy
+        self.langfuse_conn_id = langfuse_conn_id
+        self.langfuse_dataset = langfuse_dataset
+        self.langfuse_run_name = langfuse_run_name
+        self.triage_dag_id = triage_dag_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         from llm_operators.core.eval_report import render_text
@@ -174,6 +189,7 @@ class EvaluationOperator(BaseOperator):
             self.log.warning("no outcomes for %s", ", ".join(result.missing_days))
         self.log.info("%s\n\nreport: %s", render_text(result.evaluation, result.replay), result.report)
         rec = result.replay.recommendation if result.replay else None
+        langfuse = self._langfuse_dataset_run(result)
         return {
             **result.evaluation.summary_json(),
             "recommendation": rec.model_dump(mode="json", exclude={"point"}) if rec else None,
@@ -185,4 +201,34 @@ class EvaluationOperator(BaseOperator):
             "report": str(result.report),
             "llm_calls": result.llm_calls,
             "seconds": round(result.seconds, 2),
+            "langfuse": langfuse,
         }
+
+    def _langfuse_dataset_run(self, result: Any) -> dict[str, Any] | None:
+        """With Langfuse configured, the evaluation as a dataset run (llm/langfuse_datasets.py). A refusal
+        fails the task after the report is written; a retry sends only what is missing."""
+        from dataclasses import asdict
+
+        from llm_operators.operators.observability import langfuse_settings_for
+
+        settings = langfuse_settings_for(self.langfuse_conn_id)
+        if settings is None:
+            return None
+        from llm_operators.llm.langfuse_datasets import (
+            DEFAULT_DATASET,
+            DatasetRunSpec,
+            LangfuseDatasetError,
+            publish_dataset_run,
+        )
+
+        spec = DatasetRunSpec(
+            dataset=_optional_str(self.langfuse_dataset) or DEFAULT_DATASET,
+            run_name=_optional_str(self.langfuse_run_name),
+            dag_id=self.triage_dag_id,
+        )
+        try:
+            report = publish_dataset_run(settings, spec, result.outcomes, result.run_ids)
+        except LangfuseDatasetError as exc:
+            raise AirflowException(f"{exc} (the report is written: {result.report})") from None
+        self.log.info("%s", report.summary())
+        return asdict(report)
