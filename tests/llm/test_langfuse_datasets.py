@@ -281,3 +281,15 @@ def test_the_fake_run_item_route_is_as_strict_as_the_server(fake: FakeLangfuseOT
     assert len(fake.dataset_run_items) == 2
     assert _request(fake, "GET", "/api/public/dataset-items?datasetName=d&limit=101")[0] == 400
     assert _request(fake, "GET", "/api/public/v2/datasets/missing")[0] == 404
+
+
+def test_item_tags_file_is_checked_and_named(tmp_path) -> None:
+    good = tmp_path / "tags.json"
+    good.write_text(json.dumps({"G-1": ["lang:de", "outage"]}))
+    assert langfuse_datasets.load_item_tags(good) == {"G-1": ["lang:de", "outage"]}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"G-1": "lang:de"}))
+    with pytest.raises(ValueError, match=r"bad\.json: item tags must be"):
+        langfuse_datasets.load_item_tags(bad)
+    with pytest.raises(ValueError, match=r"missing\.json: cannot read item tags"):
+        langfuse_datasets.load_item_tags(tmp_path / "missing.json")
