@@ -50,6 +50,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "parse_runs": 5,  # benchmark 5
         "rss_tickets": (10_000, 100_000),  # benchmark 6
         "rss_batches": True,  # and the first and last batch of the biggest day
+        "tracing_tickets": 600,  # benchmark 8
+        "eval_days": ("2025-09-01", "2025-11-29"),  # benchmark 9
+        "batch_tickets": 500,  # benchmark 10
     },
     "quick": {
         "tickets": 250,
@@ -62,6 +65,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "parse_runs": 3,
         "rss_tickets": (10_000,),
         "rss_batches": False,
+        "tracing_tickets": 150,
+        "eval_days": ("2025-10-01", "2025-10-07"),
+        "batch_tickets": 150,
     },
 }
 LATENCY_MS = 100.0
@@ -943,6 +949,41 @@ def bench_rss(ctx: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# -- benchmarks that are scripts of their own (each also runs alone; see its docstring) ----------
+
+
+def _script(ctx: dict[str, Any], number: str, title: str, args: list[str]) -> dict[str, Any]:
+    """Runs a bench script in a fresh process (its figures must not share this one's warm caches) and
+    passes its printed figures through."""
+    command = [c.PY, *args]
+    section(number, title, " ".join([c.rel(c.PY), *args]), {})
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=c.BENCH.parent, capture_output=True, text=True, timeout=1800)
+    print(done.stdout, flush=True)
+    if done.returncode != 0:
+        print(done.stderr[-3000:], flush=True)
+        raise RuntimeError(f"{args[0]} exited {done.returncode}")
+    printed = done.stdout.strip().splitlines()[-12:]
+    return {"wall_s": round(time.perf_counter() - started, 1), "printed": printed}
+
+
+def bench_tracing(ctx: dict[str, Any]) -> dict[str, Any]:
+    tickets = str(ctx["p"]["tracing_tickets"])
+    return _script(ctx, "8", "Langfuse tracing overhead", ["bench/tracing_overhead.py", "--tickets", tickets])
+
+
+def bench_eval_cost(ctx: dict[str, Any]) -> dict[str, Any]:
+    start, end = ctx["p"]["eval_days"]
+    out = str(ctx["tmp"] / "eval")
+    args = ["bench/eval_cost.py", "--start", start, "--end", end, "--out", out]
+    return _script(ctx, "9", "What an evaluation costs (every-rung triage, then a 0-call replay)", args)
+
+
+def bench_batch_cost(ctx: dict[str, Any]) -> dict[str, Any]:
+    args = ["bench/batch_cost.py", "--tickets", str(ctx["p"]["batch_tickets"])]
+    return _script(ctx, "10", "Live vs batch mode: cost per 1,000 tickets and wall time", args)
+
+
 # -- driver -------------------------------------------------------------------------------------
 
 BENCHMARKS: list[tuple[str, str, Callable[[dict[str, Any]], dict[str, Any]], bool]] = [
@@ -955,6 +996,9 @@ BENCHMARKS: list[tuple[str, str, Callable[[dict[str, Any]], dict[str, Any]], boo
     ("dag_parse", "5", bench_dag_parse, False),
     ("peak_rss", "6", bench_rss, False),
     ("primary_down", "7", bench_primary_down, True),
+    ("tracing_overhead", "8", bench_tracing, False),
+    ("eval_cost", "9", bench_eval_cost, False),
+    ("batch_cost", "10", bench_batch_cost, False),
 ]
 
 
