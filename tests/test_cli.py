@@ -59,7 +59,7 @@ def test_review_outcome_lands_on_the_ticket_trace(monkeypatch: pytest.MonkeyPatc
             ]
         )
         assert code == 0
-        (score,) = fake.wait_for_scores(1)
+        score, correct = sorted(fake.wait_for_scores(2), key=lambda s: s["name"] != "review_outcome")
     expected = Tracing(
         LangfuseSettings.from_env(),
         run_id="scheduled__2025-10-01T00:00:00+00:00",
@@ -67,6 +67,8 @@ def test_review_outcome_lands_on_the_ticket_trace(monkeypatch: pytest.MonkeyPatc
         day="",
     ).trace_id("T-7")
     assert (score["name"], score["value"], score["traceId"]) == ("review_outcome", "corrected", expected)
+    # the reviewer's verdict also scores the evaluation's triage_correct on the same trace
+    assert (correct["name"], correct["value"], correct["traceId"]) == ("triage_correct", 0, expected)
 
 
 # --- evaluate ---

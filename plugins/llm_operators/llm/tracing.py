@@ -271,6 +271,15 @@ class Tracing:
         if not self.enabled:
             return
         self._score(ticket_id, "review_outcome", outcome, "CATEGORICAL", comment or None)
+        # and the evaluation's `triage_correct`, so a reviewer's verdict sits next to the labels' one
+        from llm_operators.llm.langfuse_datasets import review_score
+
+        assert self.settings is not None
+        extra = review_score(self.trace_id(ticket_id), outcome, environment=self.settings.environment)
+        if extra is not None:
+            if self._scores is None:
+                self._scores = ScoreSender(self.settings)
+            self._scores.add(extra)
 
     def _score(self, ticket_id: str, name: str, value: Any, data_type: str, comment: str | None) -> None:
         assert self.settings is not None
