@@ -15,8 +15,9 @@ from llm_operators.core.batches import BatchSpec, merge_batches, plan_batches
 from llm_operators.core.models import TicketOutcome
 from llm_operators.core.outputs import read_jsonl
 from llm_operators.core.report import render_days_table, render_models_table, summarise
+from llm_operators.core.run_day import FROM_LOGICAL_DATE
 from llm_operators.operators.params import optional_int
-from llm_operators.operators.sources import ticket_source_for
+from llm_operators.operators.sources import open_ticket_source
 from llm_operators.operators.storage import day_outputs, require_day_file, run_day_for
 
 DEFAULT_BATCH_SIZE = 2000
@@ -58,12 +59,14 @@ class PlanBatchesOperator(BaseOperator):
     def execute(self, context: Context) -> list[dict[str, Any]]:
         run_day = run_day_for(self.run_date, context, self.log)
         day = run_day.day
-        _, count = ticket_source_for(
+        if self.ticket_source == "files":
+            run_type = str(getattr(context.get("dag_run"), "run_type", "") or "")
+            scheduled = run_type.endswith(("scheduled", "backfill")) and run_day.source == FROM_LOGICAL_DATE
+            require_day_file(self.source_root, run_day, scheduled=scheduled)
+        source = open_ticket_source(
             self.ticket_source, self.source_root, self.jira_conn_id, self.jira_project
         )
-        items = count(day)
-        if self.ticket_source == "files":
-            require_day_file(self.source_root, run_day)
+        items = source.count(day)
         batch_size = optional_int(self.batch_size) or DEFAULT_BATCH_SIZE
         specs = plan_batches(day.isoformat(), items, batch_size, optional_int(self.max_tickets))
         self.log.info("%s: %d lines -> %d batch(es) of up to %d", day, items, len(specs), batch_size)

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from airflow.sdk import ObjectStoragePath
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from llm_operators.core.outputs import DayOutputs
 from llm_operators.core.run_day import RunDay, RunDayError, missing_day_file_message, resolve_run_day
@@ -29,12 +29,13 @@ def run_day_for(run_date: Any, context: Any, task_log: Any) -> RunDay:
     return run_day
 
 
-def require_day_file(source_root: str, run_day: RunDay) -> None:
+def require_day_file(source_root: str, run_day: RunDay, *, scheduled: bool = False) -> None:
     """A day without its tickets file fails the run, saying which days the source does have.
 
     A missing file is far more often a wrong day or root (the UI form's default, a late export) than
     a day without tickets, and a green run that triaged nothing hides that; an empty file is an
-    empty day.
+    empty day. A scheduled or backfill run fails retryably (the export may just be late, and the
+    retries with backoff wait for it); a manual one at once (retrying cannot fix a parameter).
     """
     root = storage_path(source_root)
     path = root / f"{run_day.day.isoformat()}.jsonl"
@@ -47,7 +48,10 @@ def require_day_file(source_root: str, run_day: RunDay) -> None:
                 days.append(date.fromisoformat(p.name.removesuffix(".jsonl")))
             except ValueError:
                 continue
-    raise AirflowFailException(missing_day_file_message(run_day, str(path), sorted(days)))
+    message = missing_day_file_message(run_day, str(path), sorted(days))
+    if scheduled:
+        raise AirflowException(f"{message} A late export is retried.")
+    raise AirflowFailException(message)
 
 
 def storage_path(url: str) -> ObjectStoragePath:
