@@ -106,3 +106,17 @@ def test_free_text_mode_from_the_rules(day_outputs) -> None:
     assert [o.ticket_id for o in approved] == ["A"]
     assert customer_reply(approved[0]) == judged.result.suggested_reply
     assert review[0].reasons == ["no judge verdict on the free-text reply"]
+
+
+def test_free_text_mode_from_the_dag_param(day_outputs) -> None:
+    judged = make_outcome("A")
+    judged.judge = JudgeVerdict(approved=True, reason="fine")
+    _, approved, review, _ = _run(day_outputs, [judged, make_outcome("B")], reply_mode="free_text")
+    assert [o.ticket_id for o in approved] == ["A"] and approved[0].gate.reply_mode == "free_text"
+    assert [i.ticket_id for i in review] == ["B"]
+
+
+def test_an_unknown_reply_mode_is_a_clear_error(day_outputs) -> None:
+    outputs = day_outputs([make_outcome("A")])
+    with pytest.raises(ConfigError, match="reply_mode"):
+        _gate(outputs.root, reply_mode="freestyle").choose_branch({})

@@ -22,7 +22,13 @@ class QualityGateOperator(BaseBranchOperator):
     day with nothing to do. The other branches are skipped.
     """
 
-    template_fields: Sequence[str] = ("triage_summary", "output_root", "min_confidence", "rules")
+    template_fields: Sequence[str] = (
+        "triage_summary",
+        "output_root",
+        "min_confidence",
+        "reply_mode",
+        "rules",
+    )
 
     def __init__(
         self,
@@ -30,6 +36,7 @@ class QualityGateOperator(BaseBranchOperator):
         triage_summary: dict[str, Any] | Any,
         output_root: str,
         min_confidence: float | None = None,
+        reply_mode: str | None = None,
         rules: dict[str, Any] | None = None,
         auto_reply_task_id: str = "auto_reply",
         review_task_id: str = "manual_review",
@@ -42,6 +49,7 @@ class QualityGateOperator(BaseBranchOperator):
         self.triage_summary = triage_summary
         self.output_root = output_root
         self.min_confidence = min_confidence
+        self.reply_mode = reply_mode  # must match the triage's: free_text needs the judge's verdict
         self.rules = rules or {}
         self.auto_reply_task_id = auto_reply_task_id
         self.review_task_id = review_task_id
@@ -51,8 +59,10 @@ class QualityGateOperator(BaseBranchOperator):
 
     def gate_rules(self) -> GateRules:
         data = dict(self.rules)
-        if self.min_confidence not in (None, "", "None"):
+        if self.min_confidence is not None:
             data["min_confidence"] = float(self.min_confidence)
+        if self.reply_mode is not None:
+            data["reply_mode"] = self.reply_mode
         return GateRules.parse(data, f"task {self.task_id!r}")
 
     def choose_branch(self, context: Context) -> list[str]:
