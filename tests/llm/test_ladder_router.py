@@ -22,7 +22,7 @@ from llm_operators.chaos import MALFORMED_KINDS, ChaosConfig, ChaosServer
 from llm_operators.core.config import LiteLLMSettings
 from llm_operators.core.ladder import Budget, Ladder, LadderPolicy
 from llm_operators.core.models import CallStatus, OutcomeStatus, Ticket, TicketLabels, TicketOutcome
-from llm_operators.core.prompts import REPAIR_PROMPT, TICKET_CLOSE, TICKET_OPEN
+from llm_operators.core.prompts import REPAIR_PROMPT, TICKET_CLOSE, TICKET_OPEN, extract_ticket_text
 from llm_operators.llm.cache import uninstall_cache
 from llm_operators.llm.router_client import TriageRouter
 
@@ -236,8 +236,12 @@ def test_pii_is_redacted_and_the_ticket_is_delimited_before_it_is_sent(
     for secret in ("jane.doe@example.com", "4111 1111 1111 1111", "4111111111111111"):
         assert secret not in raw
     user = next(m["content"] for m in sent_messages(record) if m["role"] == "user")
-    opened, closed = user.index(TICKET_OPEN), user.index(TICKET_CLOSE)
-    assert opened < user.index("Refund to") < user.index("instead, or mail") < closed
+    assert user.index(TICKET_OPEN) < user.index(TICKET_CLOSE)
+    # the block is spotlighted (datamarked): read it back as a model that understood the marking does
+    inside = extract_ticket_text(sent_messages(record))
+    assert inside.index("Refund to") < inside.index("instead, or mail")
+    for secret in ("jane.doe@example.com", "4111 1111 1111 1111", "4111111111111111"):
+        assert secret not in inside  # redacted, not merely hidden by the marking
     # labels, ticket id and customer id are never sent
     for never in ('"labels"', t.id, t.customer):
         assert never not in raw
