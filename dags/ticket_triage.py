@@ -26,8 +26,17 @@ task per batch: LLM ladder, per-ticket checkpoints) -> `merge` (`outcomes.jsonl`
 (branch: auto-reply / manual review / page engineering / nothing to do) -> `report`
 (`summary.json`, `report.md`, the asset event). Outputs go to `<output_root>/<YYYY-MM-DD>/`.
 
-**Connections**: `litellm_default` (model ladder), `redis_default` (LLM cache and side-effect
-ledger), `jira_default`, `slack_api_default` (absent = local review queue).
+**Connections**: `litellm_default` (model ladder; required: fill the model list and ladder, or
+choose the offline models with the extra `{"offline": true}`), `redis_default` (LLM cache, shared
+limits, side-effect ledger; real Slack/Jira/webhook actions need it), `jira_default`,
+`slack_api_default` (absent = local review queue), `triage_reply_webhook` (customer replies; absent =
+the outbox is the hand-off), `langfuse_default` (tracing, managed prompt).
+
+**Environment** (read at parse time): `TRIAGE_LLM_MODE=batch` maps the batch-API triage
+(`BatchTriageOperator`, deferrable: needs a triggerer) instead of the live one;
+`TRIAGE_REVIEW_JIRA_PROJECT`/`_ISSUE_TYPE`, `TRIAGE_PAGE_JIRA_PROJECT`/`_ISSUE_TYPE`,
+`TRIAGE_JIRA_PRIORITIES`, `TRIAGE_REVIEW_SLACK_CHANNEL`, `TRIAGE_ONCALL_SLACK_CHANNEL` (empty: SUP/Task,
+ENG/Bug, `#triage-review`, `#eng-oncall`).
 Logic lives in `plugins/llm_operators`; this file only wires tasks.
 """
 
@@ -61,6 +70,34 @@ _end = os.environ.get("TRIAGE_END_DATE") or "2025-11-29"
 SCHEDULE_LAST_DAY = None if _end.lower() == "none" else date.fromisoformat(_end)
 LLM_POOL = os.environ.get("TRIAGE_LLM_POOL", "llm_calls")
 RETRIES = int(os.environ.get("TRIAGE_TASK_RETRIES", "3"))  # tests set 0 to fail fast
+# live: one request per LLM call; batch: the ladder in rounds on provider batch APIs (about half the
+# price, results within hours). Read here, not from the connection: the DAG file never reads one.
+LLM_MODE = os.environ.get("TRIAGE_LLM_MODE", "live").strip().lower() or "live"
+if LLM_MODE not in ("live", "batch"):
+    raise ValueError(f"TRIAGE_LLM_MODE={LLM_MODE!r}: expected 'live' or 'batch'")
+if LLM_MODE == "batch":  # imported only when chosen: every parse pays for what the file imports
+    from llm_operators.operators.batch_triage import BatchTriageOperator as TRIAGE_OPERATOR
+else:
+    TRIAGE_OPERATOR = TriageOperator
+
+
+def _setting(name: str) -> str | None:
+    """An optional deployment setting from the environment; empty means the operator's default."""
+    return os.environ.get(name) or None
+
+
+REVIEW_TARGETS = {
+    "jira_project": _setting("TRIAGE_REVIEW_JIRA_PROJECT"),
+    "jira_issue_type": _setting("TRIAGE_REVIEW_JIRA_ISSUE_TYPE"),
+    "jira_priorities": _setting("TRIAGE_JIRA_PRIORITIES"),
+    "slack_channel": _setting("TRIAGE_REVIEW_SLACK_CHANNEL"),
+}
+PAGE_TARGETS = {
+    "jira_project": _setting("TRIAGE_PAGE_JIRA_PROJECT"),
+    "jira_issue_type": _setting("TRIAGE_PAGE_JIRA_ISSUE_TYPE"),
+    "jira_priorities": _setting("TRIAGE_JIRA_PRIORITIES"),
+    "slack_channel": _setting("TRIAGE_ONCALL_SLACK_CHANNEL"),
+}
 
 # One identity wherever outputs are written (Airflow keeps one active asset per name, so a URI built
 # from the output root breaks when the root changes); each event's extra says where its day's files are.
@@ -156,7 +193,7 @@ with DAG(
         ticket_source="{{ params.ticket_source }}",
         jira_project="{{ params.jira_project }}",
     )
-    triage = TriageOperator.partial(
+    triage = TRIAGE_OPERATOR.partial(
         task_id="triage",
         source_root="{{ params.source_root }}",
         output_root="{{ params.output_root }}",
@@ -184,8 +221,8 @@ with DAG(
     }
     branches = [
         AutoReplyOperator(task_id="auto_reply", **common),
-        ManualReviewOperator(task_id="manual_review", **common),
-        PageEngineeringOperator(task_id="page_engineering", **common),
+        ManualReviewOperator(task_id="manual_review", **common, **REVIEW_TARGETS),
+        PageEngineeringOperator(task_id="page_engineering", **common, **PAGE_TARGETS),
         EmptyOperator(task_id="nothing_to_do"),
     ]
     report = TriageReportOperator(
