@@ -19,12 +19,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import date
 from typing import Any
 
 from llm_operators.core.budget import RunBudget
 from llm_operators.core.checkpoint import Checkpoint, Entry
+from llm_operators.core.day_source import FileTicketSource, TicketSource
 from llm_operators.core.fingerprint import ticket_fingerprint
 from llm_operators.core.ladder import Ladder
 from llm_operators.core.models import CallStatus, OutcomeStatus, Ticket, TicketOutcome
@@ -32,11 +33,11 @@ from llm_operators.core.outputs import DayOutputs, write_jsonl
 from llm_operators.core.report import TriageSummary, summarise
 from llm_operators.core.ticket_source import (
     DayRead,
+    DuplicateLine,
     PathLike,
     RejectedLine,
     TicketSourceError,
     check_rejected_share,
-    read_day,
 )
 
 log = logging.getLogger(__name__)
@@ -46,28 +47,39 @@ class SystemicOutageError(RuntimeError):
     """Too many tickets unresolved: most likely the providers are down. Fail so Airflow retries later."""
 
 
-# (day, stats, skip) -> the day's items after the first `skip` (a batch starts where the last one ended)
-TicketSource = Callable[[date, DayRead, int], Iterator[Ticket | RejectedLine]]
-
-
 @dataclass
 class DayPlan:
     """One unit of triage work: a whole day, or the window `[first, first + count)` of its items
-    (tickets and unreadable lines, in file order) when the day is split into mapped batches."""
+    (tickets and unreadable lines, in file order) when the day is split into mapped batches.
 
-    source_root: PathLike
+    `source` is where the day is read from (core/day_source.py: day files, or a helpdesk).
+    `source_root` is accepted for callers written before the typed source, as shorthand for
+    `source=FileTicketSource(source_root)`; giving both is an error.
+    """
+
     outputs: DayOutputs
     day: date
+    source: TicketSource | None = None
     concurrency: int = 16
     max_tickets: int | None = None
     first: int = 0
     count: int | None = None
-    source: TicketSource | None = None  # default: the day file under source_root
     max_unresolved_share: float = 0.5
     fingerprint: str = ""  # core/fingerprint.run_fingerprint: outcomes made under others are not reused
     run_id: str = ""
     trace_metadata: Callable[[Ticket], dict[str, Any]] | None = None
+    # called once a ticket's outcome is recorded (e.g. to close its trace, so spans leave as it ends)
+    trace_done: Callable[[Ticket], None] | None = None
     progress_every_s: float = 10.0
+    source_root: InitVar[PathLike | None] = None
+
+    def __post_init__(self, source_root: PathLike | None) -> None:
+        if source_root is not None and self.source is not None:
+            raise TypeError("DayPlan takes a ticket source or a source root, not both")
+        if source_root is not None:
+            self.source = FileTicketSource(source_root)
+        if self.source is None:
+            raise TypeError("DayPlan needs a ticket source (core/day_source.py)")
 
 
 @dataclass
@@ -96,6 +108,8 @@ async def _triage_all(
             metadata = plan.trace_metadata(ticket) if plan.trace_metadata else None
             outcome = await ladder.triage(ticket, day, metadata)
             on_outcome(outcome)
+            if plan.trace_done is not None:
+                plan.trace_done(ticket)
             done += 1
             now = time.monotonic()
             if now - last_log >= plan.progress_every_s:
@@ -118,14 +132,19 @@ def triage_day(plan: DayPlan, ladder: Ladder) -> DayResult:
     if isinstance(ladder.budget, RunBudget):
         ladder.budget.resume(sum(e.outcome.cost_usd for e in stored.values() if e.run_id == plan.run_id))
 
-    source = plan.source or (lambda day, st, skip: read_day(plan.source_root, day, st, skip=skip))
+    assert plan.source is not None  # DayPlan.__post_init__
+    items = plan.source.read_day(plan.day, stats, plan.first)
     end = plan.first + plan.count if plan.count is not None else None
 
     def pending() -> Iterator[Ticket]:
         nonlocal resumed, reused
-        for position, item in enumerate(source(plan.day, stats, plan.first), start=plan.first):
+        for position, item in enumerate(items, start=plan.first):
             if end is not None and position >= end:
                 break  # the rest of the day belongs to other batches
+            if isinstance(item, DuplicateLine):
+                # the same ticket word for word on an earlier line: triaged there, not again here
+                log.info("skipped %s", item.describe())
+                continue
             if isinstance(item, RejectedLine):
                 rejected.append(item)
                 log.warning("rejected %s", item.describe())
@@ -157,6 +176,9 @@ def triage_day(plan: DayPlan, ladder: Ladder) -> DayResult:
     if not stats.file_found:
         log.info("no ticket file %s: an empty day", stats.source)
     check_rejected_share(stats)
+    note = stats.unknown_fields_note()
+    if note is not None:
+        log.info(note)
     if plan.max_tickets is not None and stats.tickets > len(order):
         log.warning(
             "max_tickets=%d: %d tickets of %s left untriaged",

@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from llm_operators.core.config import ConfigError, LiteLLMSettings, offline_settings
-from llm_operators.core.prompts import PROMPT_VERSION
 from llm_operators.hooks.errors import ConnectionConfigError
+
+if TYPE_CHECKING:
+    from llm_operators.hooks.redis_settings import RedisSettings
 
 # litellm reads these when imported or at its first call; without them it downloads its model cost
 # map and Anthropic's beta-header table from GitHub. A worker must not depend on that (or on any
@@ -149,24 +151,39 @@ class LiteLLMHook(BaseHook):
             if isinstance(key, str) and key:
                 mask_secret(key)
 
-    def cache_settings(self) -> dict[str, Any]:
-        """LiteLLM `Cache` arguments: Redis (as `RedisHook` reads the connection) if it exists, else local."""
-        namespace = f"{self.settings.cache_namespace}:{self.prompt_version or PROMPT_VERSION}"
-        common = {"namespace": namespace, "ttl": self.settings.cache_ttl_s}
-        if self.redis_conn_id:
-            try:
-                self.get_connection(self.redis_conn_id)
-            except AirflowNotFoundException:
-                pass
-            else:
-                from llm_operators.hooks.redis_settings import redis_settings
+    @cached_property
+    def redis(self) -> RedisSettings | None:
+        """The Redis connection's client settings (as `RedisHook` reads it), None without one."""
+        if not self.redis_conn_id:
+            return None
+        try:
+            self.get_connection(self.redis_conn_id)
+        except AirflowNotFoundException:
+            return None
+        from llm_operators.hooks.redis_settings import redis_settings
 
-                return {"type": "redis", **redis_settings(self.redis_conn_id).client_kwargs(), **common}
+        return redis_settings(self.redis_conn_id)
+
+    def cache_settings(self) -> dict[str, Any]:
+        """The answer cache's settings (llm/cache.py `install_cache`): Redis if the connection exists,
+        else in-process; the namespace carries the version of what the models are shown."""
+        if self.prompt_version is not None:
+            version = self.prompt_version
+        else:
+            from llm_operators.core.prompts import prompt_version
+
+            version = prompt_version()  # the bundled rules and catalogue (read now, not at import)
+        common = {"namespace": f"{self.settings.cache_namespace}:{version}", "ttl": self.settings.cache_ttl_s}
+        if self.redis is not None:
+            return {"type": "redis", **self.redis.client_kwargs(), **common}
         return {"type": "local", **common}
 
     @cached_property
     def client(self) -> Any:
-        """A ready `TriageRouter`, its response cache installed (imports litellm: call inside a task)."""
+        """A ready `TriageRouter`, its answer cache installed (imports litellm: call inside a task).
+
+        With Redis, the Router's circuit breaker and rate limiter share state through it with every
+        other task of the deployment."""
         settings = self.settings
         set_litellm_environment_defaults()
         from llm_operators.llm.cache import install_cache
@@ -174,11 +191,10 @@ class LiteLLMHook(BaseHook):
 
         cache_kwargs = self.cache_settings()
         install_cache(cache_kwargs)
-        if cache_kwargs["type"] == "redis":
+        if self.redis is not None:
             self.log.info(
-                "LLM answers cached in Redis db %s (connection %r, namespace %r, ttl %ss)",
-                cache_kwargs["db"],
-                self.redis_conn_id,
+                "LLM answers cached in Redis %s (namespace %r, ttl %ss)",
+                self.redis.describe(),
                 cache_kwargs["namespace"],
                 cache_kwargs["ttl"],
             )
@@ -189,7 +205,11 @@ class LiteLLMHook(BaseHook):
             )
         try:
             return TriageRouter(
-                settings, api_key=self._api_key, api_base=self._api_base, cache_responses=True
+                settings,
+                api_key=self._api_key,
+                api_base=self._api_base,
+                cache_responses=True,
+                redis=self.redis.client() if self.redis is not None else None,
             )
         except ConfigError as exc:
             raise ConnectionConfigError(str(exc)) from None

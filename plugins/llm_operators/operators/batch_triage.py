@@ -17,9 +17,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowFailException
 
 from llm_operators.core.batch_rounds import (
     BatchRunState,
@@ -38,21 +39,31 @@ from llm_operators.core.batch_rounds import (
     save_state,
 )
 from llm_operators.core.batches import BatchSpec, batch_outputs
-from llm_operators.core.fingerprint import run_fingerprint
+from llm_operators.core.config import ConfigError
+from llm_operators.core.fingerprint import ladder_fingerprint
 from llm_operators.core.ladder import LadderPolicy
-from llm_operators.core.models import CallRecord, CallStatus, RejectedLine, Ticket, TicketOutcome
+from llm_operators.core.models import CallRecord, CallStatus, RejectedLine, ReplyMode, Ticket, TicketOutcome
 from llm_operators.core.outputs import DayOutputs, write_jsonl
-from llm_operators.core.prompts import PROMPT_VERSION
+from llm_operators.core.prompts import prompt_version
 from llm_operators.core.prompts import response_format as triage_schema
+from llm_operators.core.reply_templates import catalogue_for
 from llm_operators.core.report import render_days_table, summarise
-from llm_operators.core.ticket_source import DayRead
+from llm_operators.core.spotlight import DEFAULT_MODE, SpotlightMode
+from llm_operators.core.ticket_source import DayRead, DuplicateLine, check_rejected_share
+from llm_operators.core.triage_policy import TriageChoices, ladder_policy
 from llm_operators.hooks.litellm_batch import LiteLLMBatchHook
-from llm_operators.operators.params import optional_int
-from llm_operators.operators.sources import ticket_source_for
+from llm_operators.operators.observability import prompt_source_for
+from llm_operators.operators.sources import open_ticket_source
 from llm_operators.operators.storage import day_outputs, run_day_for
 from llm_operators.operators.triage import publish_asset_extra
 
+if TYPE_CHECKING:
+    from llm_operators.llm.prompt_source import ResolvedPrompt
+
 STATE_FILE = "batch_state.json"
+# The prompt the run's batches were asked with, kept while batches are in flight: a Langfuse label
+# moved between two rounds must not change the fingerprint the saved state is keyed on.
+PROMPT_FILE = "batch_prompt.json"
 _MAX_PASSES = 100  # each pass answers something (batch, cache or live): a bound, never reached
 
 
@@ -95,8 +106,10 @@ class _Run:
 class BatchTriageOperator(BaseOperator):
     """Triage one day (or one mapped batch of it) through provider batch APIs, round by round.
 
-    Arguments as `TriageOperator`'s; `batch_settings` (a `BatchSettings` dict) overrides the
-    connection's `batch` settings. Returns the same summary payload, plus the provider batches.
+    Arguments as `TriageOperator`'s (the same prompt, reply mode and templates give the same
+    fingerprint and cache namespace, so live and batch runs share answers); `batch_settings` (a
+    `BatchSettings` dict) overrides the connection's `batch` settings. Returns the same summary
+    payload, plus the provider batches.
     """
 
     template_fields: Sequence[str] = (
@@ -109,6 +122,9 @@ class BatchTriageOperator(BaseOperator):
         "batch",
         "ticket_source",
         "jira_project",
+        "reply_mode",
+        "judge_group",
+        "reply_templates",
     )
     ui_color = "#eef7e8"
 
@@ -128,9 +144,19 @@ class BatchTriageOperator(BaseOperator):
         ticket_source: str = "files",
         jira_conn_id: str | None = "jira_default",
         jira_project: str = "HELP",
+        langfuse_conn_id: str | None = "langfuse_default",
+        reply_mode: ReplyMode = "template",
+        judge_group: str | None = None,
+        reply_templates: str | None = None,
+        spotlight: SpotlightMode = DEFAULT_MODE,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.langfuse_conn_id = langfuse_conn_id
+        self.reply_mode = reply_mode
+        self.judge_group = judge_group
+        self.reply_templates = reply_templates
+        self.spotlight = spotlight
         self.source_root = source_root
         self.output_root = output_root
         self.run_date = run_date
@@ -203,9 +229,7 @@ class BatchTriageOperator(BaseOperator):
         hits = 0
         for request in pending.values():
             # TriageRouter's own key, so that live and batch runs share their answers
-            hit = router.cache.get(
-                router._cache_key(request.group, request.messages, request.response_format)
-            )
+            hit = router.cached_answer(request.group, request.messages, request.response_format)
             if hit is None:
                 continue
             hits += 1
@@ -350,8 +374,11 @@ class BatchTriageOperator(BaseOperator):
                     request = state.pending.get(key)
                     if request is None or answer.error is not None or answer.content is None:
                         continue
+                    cache_key = run.router.cache_key(request.group, request.messages, request.response_format)
+                    if cache_key is None:
+                        continue
                     cache.put(
-                        run.router._cache_key(request.group, request.messages, request.response_format),
+                        cache_key,
                         CachedAnswer(
                             content=answer.content,
                             answered_group=batch.answered_group,
@@ -384,7 +411,7 @@ class BatchTriageOperator(BaseOperator):
     # -- setup and outputs -----------------------------------------------------------------------
     def _overrides(self) -> dict[str, Any]:
         pairs = {"escalate_below": self.escalate_below, "max_cost_usd": self.max_cost_usd}
-        return {k: v for k, v in pairs.items() if v not in (None, "", "None")}
+        return {k: v for k, v in pairs.items() if v is not None}
 
     def _open(self, context: Context) -> _Run:
         spec = BatchSpec.model_validate(self.batch) if self.batch else None
@@ -393,21 +420,42 @@ class BatchTriageOperator(BaseOperator):
         if spec:
             outputs = batch_outputs(outputs, spec.index)
         outputs.ensure_dir()
+        try:
+            choices = TriageChoices.parse(
+                f"task {self.task_id!r}",
+                reply_mode=self.reply_mode,
+                judge_group=self.judge_group,
+                spotlight=self.spotlight,
+                reply_templates=self.reply_templates,
+            )
+        except ConfigError as exc:
+            raise AirflowFailException(str(exc)) from None
+        catalogue = catalogue_for(choices.reply_templates)
+        prompt = self._prompt(outputs)
         hook = LiteLLMBatchHook(
-            self.litellm_conn_id, redis_conn_id=self.redis_conn_id, settings_overrides=self._overrides()
+            self.litellm_conn_id,
+            redis_conn_id=self.redis_conn_id,
+            settings_overrides=self._overrides(),
+            # the same answer-cache namespace as live triage under the same prompt
+            prompt_version=prompt_version(catalogue, rules=prompt.text),
         )
         settings = hook.settings
         batch = BatchSettings.model_validate(
             {**_model_dump(getattr(settings, "batch", None)), **(self.batch_settings or {})}
         )
         hook.batch_settings = batch
-        policy = LadderPolicy(
-            rungs=settings.ladder,
-            escalate_below=settings.escalate_below,
-            repair_attempts=settings.repair_attempts,
-            max_body_chars=settings.max_body_chars,
-            redact_pii_for_llm=settings.redact_pii_for_llm,
-        )
+        try:
+            policy = ladder_policy(
+                settings,
+                choices,
+                catalogue=catalogue,
+                rules=prompt.text,
+                prompt_name=prompt.name,
+                prompt_version=prompt.version_tag,
+                where=f"task {self.task_id!r}",
+            )
+        except ConfigError as exc:
+            raise AirflowFailException(str(exc)) from None
         tickets, rejected = self._read(day, spec)
         return _Run(
             day=day,
@@ -415,30 +463,51 @@ class BatchTriageOperator(BaseOperator):
             hook=hook,
             policy=policy,
             batch=batch,
-            fingerprint=run_fingerprint(settings, PROMPT_VERSION),
+            fingerprint=ladder_fingerprint(settings, policy),
             tickets=tickets,
             rejected=rejected,
             max_cost_usd=settings.max_cost_usd,
             run_id=getattr(context.get("dag_run"), "run_id", None) or "manual",
         )
 
+    def _prompt(self, outputs: DayOutputs) -> ResolvedPrompt:
+        """The prompt this run's batches are asked with: resolved when no batch is in flight, else
+        the one they were asked with (saved next to the batch state)."""
+        from llm_operators.llm.prompt_source import ResolvedPrompt
+
+        pinned = outputs.path(PROMPT_FILE)
+        if outputs.path(STATE_FILE).exists() and pinned.exists():
+            prompt = ResolvedPrompt.model_validate_json(pinned.read_text())
+            self.log.info("triage prompt %s, as for the batches already submitted", prompt.ref)
+            return prompt
+        prompt = prompt_source_for(self.langfuse_conn_id).resolve()
+        pinned.write_text(prompt.model_dump_json())
+        return prompt
+
     def _read(self, day: date, spec: BatchSpec | None) -> tuple[list[Ticket], list[RejectedLine]]:
         """The window's tickets, read again on every resume (the state holds answers, not tickets)."""
-        read = ticket_source_for(self.ticket_source, self.source_root, self.jira_conn_id, self.jira_project)[
-            0
-        ]
+        source = open_ticket_source(
+            self.ticket_source, self.source_root, self.jira_conn_id, self.jira_project
+        )
         first = spec.first if spec else 0
         end = first + spec.count if spec else None
-        limit = None if spec else optional_int(self.max_tickets)
+        limit = None if spec else self.max_tickets
         tickets: list[Ticket] = []
         rejected: list[RejectedLine] = []
-        for position, item in enumerate(read(day, DayRead(source=""), first), start=first):
+        stats = DayRead(source="")
+        for position, item in enumerate(source.read_day(day, stats, first), start=first):
             if end is not None and position >= end:
                 break
-            if isinstance(item, RejectedLine):
+            if isinstance(item, DuplicateLine):
+                self.log.info("skipped %s", item.describe())
+            elif isinstance(item, RejectedLine):
                 rejected.append(item)
             elif limit is None or len(tickets) < limit:
                 tickets.append(item)
+        check_rejected_share(stats)
+        note = stats.unknown_fields_note()
+        if note is not None:
+            self.log.info(note)
         return tickets, rejected
 
     def _finish(
@@ -470,6 +539,7 @@ class BatchTriageOperator(BaseOperator):
             render_days_table([summary]),
         )
         discard_state(run.state_path)
+        discard_state(run.outputs.path(PROMPT_FILE))
         payload = {
             **summary.model_dump(mode="json"),
             "output_dir": str(run.outputs.dir),

@@ -28,8 +28,10 @@ def _extra(langfuse_conn_id: str | None) -> dict[str, Any]:
     return dict(BaseHook.get_connection(langfuse_conn_id).extra_dejson or {})
 
 
-def langfuse_settings_for(langfuse_conn_id: str | None) -> LangfuseSettings | None:
-    """From the connection, else LANGFUSE_* env vars; None with neither (Langfuse off)."""
+def langfuse_settings_for(langfuse_conn_id: str | None, *, quiet: bool = False) -> LangfuseSettings | None:
+    """From the connection, else LANGFUSE_* env vars; None with neither (Langfuse off).
+
+    `quiet`: the caller says itself that Langfuse is off (the prompt source does, once)."""
     from llm_operators.llm.langfuse_client import LangfuseSettings
 
     if connection_exists(langfuse_conn_id):
@@ -41,7 +43,7 @@ def langfuse_settings_for(langfuse_conn_id: str | None) -> LangfuseSettings | No
             environment=(conn.extra_dejson or {}).get("environment"),
         )
     settings = LangfuseSettings.from_env()
-    if settings is None:
+    if settings is None and not quiet:
         log.info("Langfuse off: no connection %r and no LANGFUSE_PUBLIC_KEY/SECRET_KEY", langfuse_conn_id)
     return settings
 
@@ -63,7 +65,10 @@ def tracing_for(
 
 
 def prompt_source_for(langfuse_conn_id: str | None) -> PromptSource:
-    """The triage prompt's source; bundled when Langfuse is not configured or not reachable."""
+    """The triage prompt's source; bundled when Langfuse is not configured or not reachable.
+
+    Neither litellm nor (without Langfuse) the langfuse SDK is imported, and nothing is asked over
+    the network when Langfuse is not configured."""
     from llm_operators.llm.prompt_source import (
         DEFAULT_CACHE_TTL_S,
         DEFAULT_LABEL,
@@ -73,7 +78,7 @@ def prompt_source_for(langfuse_conn_id: str | None) -> PromptSource:
 
     extra = _extra(langfuse_conn_id)
     return PromptSource(
-        langfuse_settings_for(langfuse_conn_id),
+        langfuse_settings_for(langfuse_conn_id, quiet=True),
         name=str(extra.get("prompt_name") or DEFAULT_PROMPT_NAME),
         label=str(extra.get("prompt_label") or DEFAULT_LABEL),
         cache_ttl_seconds=int(extra.get("prompt_cache_ttl_s", DEFAULT_CACHE_TTL_S)),

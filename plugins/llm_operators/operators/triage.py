@@ -4,26 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowFailException
 
 from llm_operators.core.batches import BatchSpec, batch_outputs
 from llm_operators.core.budget import LocalSpend, RedisSpend, RunBudget
-from llm_operators.core.config import LiteLLMSettings
-from llm_operators.core.fingerprint import run_fingerprint
+from llm_operators.core.config import ConfigError, LiteLLMSettings
+from llm_operators.core.fingerprint import ladder_fingerprint
 from llm_operators.core.ladder import Ladder, LadderPolicy
-from llm_operators.core.prompts import PROMPT_VERSION
+from llm_operators.core.models import ReplyMode
+from llm_operators.core.prompts import prompt_version
+from llm_operators.core.reply_templates import Catalogue, catalogue_for
 from llm_operators.core.report import render_days_table, render_models_table
+from llm_operators.core.spotlight import DEFAULT_MODE, SpotlightMode
+from llm_operators.core.triage_policy import TriageChoices, ladder_policy
 from llm_operators.core.triage_run import DayPlan, triage_day
 from llm_operators.hooks.litellm import LiteLLMHook
 from llm_operators.hooks.redis_settings import redis_settings
 from llm_operators.llm.lazy_router import LazyRouter
 from llm_operators.operators.connections import connection_exists
-from llm_operators.operators.observability import tracing_for
-from llm_operators.operators.params import optional_int
-from llm_operators.operators.sources import ticket_source_for
-from llm_operators.operators.storage import day_outputs, run_day_for, storage_path
+from llm_operators.operators.observability import prompt_source_for, tracing_for
+from llm_operators.operators.sources import open_ticket_source
+from llm_operators.operators.storage import day_outputs, run_day_for
+
+if TYPE_CHECKING:
+    from llm_operators.llm.prompt_source import ResolvedPrompt
 
 # What an asset event carries: the per-day totals, visible in the UI without opening a file.
 ASSET_EXTRA_KEYS = (
@@ -48,6 +55,11 @@ class TriageOperator(BaseOperator):
     whole day, which is `run_date` (templated, e.g. from `params.date`) if set, else the UTC date of
     the logical date, else the last complete UTC day. Returns a `TriageSummary` plus the output
     directory: paths and counts, never tickets.
+
+    The triage rules come from Langfuse prompt management when the Langfuse connection exists (else
+    the bundled rules). `reply_mode` ("template" or "free_text", then a `judge_group` may name the
+    judge's model group), `reply_templates` and `spotlight` choose what the models are shown and
+    asked; the quality gate must be given the same `reply_mode` and `reply_templates`.
     """
 
     template_fields: Sequence[str] = (
@@ -61,6 +73,9 @@ class TriageOperator(BaseOperator):
         "batch",
         "ticket_source",
         "jira_project",
+        "reply_mode",
+        "judge_group",
+        "reply_templates",
     )
     ui_color = "#e8f4fd"
 
@@ -82,9 +97,17 @@ class TriageOperator(BaseOperator):
         ticket_source: str = "files",
         jira_conn_id: str | None = "jira_default",
         jira_project: str = "HELP",
+        reply_mode: ReplyMode = "template",
+        judge_group: str | None = None,
+        reply_templates: str | None = None,
+        spotlight: SpotlightMode = DEFAULT_MODE,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.reply_mode = reply_mode
+        self.judge_group = judge_group
+        self.reply_templates = reply_templates
+        self.spotlight = spotlight
         self.ticket_source = ticket_source
         self.jira_conn_id = jira_conn_id
         self.jira_project = jira_project
@@ -108,7 +131,7 @@ class TriageOperator(BaseOperator):
             "concurrency": self.concurrency,
             "max_cost_usd": self.max_cost_usd,
         }
-        return {k: v for k, v in pairs.items() if v not in (None, "", "None")}
+        return {k: v for k, v in pairs.items() if v is not None}
 
     def _budget(self, settings: LiteLLMSettings, spec: BatchSpec | None, run_id: str, day: date) -> RunBudget:
         """The run's budget: one Redis counter for all its batches and attempts when Redis exists.
@@ -129,11 +152,33 @@ class TriageOperator(BaseOperator):
             self.log.info("no Redis: budget split by batch, $%.4f for this one", limit)
         return RunBudget(limit_usd=limit, counter=LocalSpend())
 
-    @staticmethod
-    def _answer_inputs(ladder: Ladder) -> dict[str, Any]:
-        """What the answers depend on beyond the settings and the prompt version."""
-        catalogue = getattr(ladder, "catalogue", None)  # the reply templates, where the ladder has them
-        return {"templates": getattr(catalogue, "version", None)}
+    def _choices(self) -> TriageChoices:
+        try:
+            return TriageChoices.parse(
+                f"task {self.task_id!r}",
+                reply_mode=self.reply_mode,
+                judge_group=self.judge_group,
+                spotlight=self.spotlight,
+                reply_templates=self.reply_templates,
+            )
+        except ConfigError as exc:
+            raise AirflowFailException(str(exc)) from None
+
+    def _policy(
+        self, settings: LiteLLMSettings, choices: TriageChoices, catalogue: Catalogue, prompt: ResolvedPrompt
+    ) -> LadderPolicy:
+        try:
+            return ladder_policy(
+                settings,
+                choices,
+                catalogue=catalogue,
+                rules=prompt.text,
+                prompt_name=prompt.name,
+                prompt_version=prompt.version_tag,
+                where=f"task {self.task_id!r}",
+            )
+        except ConfigError as exc:
+            raise AirflowFailException(str(exc)) from None
 
     def execute(self, context: Context) -> dict[str, Any]:
         spec = BatchSpec.model_validate(self.batch) if self.batch else None
@@ -150,48 +195,55 @@ class TriageOperator(BaseOperator):
                 spec.first + spec.count - 1,
             )
 
+        choices = self._choices()
+        catalogue = catalogue_for(choices.reply_templates)
+        prompt = prompt_source_for(self.langfuse_conn_id).resolve()
         hook = LiteLLMHook(
-            self.litellm_conn_id, redis_conn_id=self.redis_conn_id, settings_overrides=self._overrides()
+            self.litellm_conn_id,
+            redis_conn_id=self.redis_conn_id,
+            settings_overrides=self._overrides(),
+            # what the models are shown: the answer cache's namespace, so a new prompt or catalogue
+            # is never served answers made for the old one
+            prompt_version=prompt_version(catalogue, rules=prompt.text),
         )
         settings = hook.settings
+        policy = self._policy(settings, choices, catalogue, prompt)
         router = LazyRouter(hook.get_conn)  # not built at all if every ticket is reused
         run_id = getattr(context.get("dag_run"), "run_id", None) or "manual"
-        tracing = tracing_for(self.langfuse_conn_id, run_id=run_id, dag_id=self.dag_id, day=day.isoformat())
+        tracing = tracing_for(
+            self.langfuse_conn_id, run_id=run_id, dag_id=self.dag_id, day=day.isoformat(), prompt=prompt
+        )
         tracing.install()
         ladder = Ladder(
-            LadderPolicy(
-                rungs=settings.ladder,
-                escalate_below=settings.escalate_below,
-                repair_attempts=settings.repair_attempts,
-                max_body_chars=settings.max_body_chars,
-                redact_pii_for_llm=settings.redact_pii_for_llm,
-            ),
+            policy,
             caller=tracing.wrap_caller(router.call),
             budget=self._budget(settings, spec, run_id, day),
         )
         plan = DayPlan(
-            source_root=storage_path(self.source_root),
-            source=ticket_source_for(
+            source=open_ticket_source(
                 self.ticket_source, self.source_root, self.jira_conn_id, self.jira_project
-            )[0],
+            ),
             outputs=outputs,
             day=day,
             concurrency=settings.concurrency,
-            max_tickets=None if spec else optional_int(self.max_tickets),
+            max_tickets=None if spec else self.max_tickets,
             first=spec.first if spec else 0,
             count=spec.count if spec else None,
             max_unresolved_share=self.max_unresolved_share,
-            # outcomes computed under other settings (ladder, prompt) are not reused from a checkpoint
-            fingerprint=run_fingerprint(settings, PROMPT_VERSION, **self._answer_inputs(ladder)),
+            # outcomes computed under other settings (ladder, prompt, reply mode) are not reused
+            fingerprint=ladder_fingerprint(settings, policy),
             run_id=run_id,
             trace_metadata=lambda t: tracing.metadata_for(t.id),
+            trace_done=lambda t: tracing.end_ticket(t.id),
         )
         self.log.info(
-            "ladder %s, escalate below %.2f, concurrency %d, source %s",
+            "ladder %s, escalate below %.2f, concurrency %d, source %s, prompt %s, reply mode %s",
             " -> ".join(settings.ladder),
             settings.escalate_below,
             settings.concurrency,
-            self.source_root,
+            self.source_root if self.ticket_source == "files" else f"jira {self.jira_project}",
+            prompt.ref,
+            policy.reply_mode,
         )
         try:
             result = triage_day(plan, ladder)
