@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -16,7 +17,10 @@ from airflow.sdk.exceptions import TaskDeferred
 from fakes.batch_provider import FakeBatchProvider
 
 from llm_operators.chaos.batch_api import BatchBehaviour
-from llm_operators.core.offline_engine import triage_text
+from llm_operators.core.fingerprint import ticket_fingerprint
+from llm_operators.core.judge import JUDGE_HEADER
+from llm_operators.core.models import Ticket
+from llm_operators.core.offline_engine import answer_messages, triage_text
 from llm_operators.core.prompts import extract_ticket_text
 from llm_operators.operators.batch_triage import BatchTriageOperator
 from llm_operators.operators.triage import TriageOperator
@@ -30,7 +34,11 @@ LIVE_CONN = "litellm_batchtest_live"
 
 
 def answer(model: str, messages: list[dict[str, Any]]) -> str:
-    """The offline engine's answer; the cheap model botches its first try on some tickets (repairs)."""
+    """The offline engine's answer; the cheap model botches its first try on some tickets (repairs).
+    The judge's prompt (free-text mode) gets the offline judge's verdict."""
+    system = next((m.get("content") for m in messages if m.get("role") == "system"), "")
+    if isinstance(system, str) and system.startswith(JUDGE_HEADER):
+        return json.dumps(answer_messages(messages))
     text = extract_ticket_text(messages)
     is_repair = any(m.get("role") == "assistant" for m in messages)
     if model == "fast" and not is_repair and len(text) % 4 == 0:
@@ -75,7 +83,7 @@ def provider(monkeypatch: pytest.MonkeyPatch):
         yield fake
 
 
-def batch_op(tmp_path: Path, **settings: Any) -> BatchTriageOperator:
+def batch_op(tmp_path: Path, op_args: dict[str, Any] | None = None, **settings: Any) -> BatchTriageOperator:
     return BatchTriageOperator(
         task_id="triage_batch",
         source_root=str(SAMPLES),
@@ -84,6 +92,7 @@ def batch_op(tmp_path: Path, **settings: Any) -> BatchTriageOperator:
         litellm_conn_id=CONN,
         redis_conn_id=None,
         batch_settings={"min_round_size": 1, "poll_interval_s": 0.05, **settings},
+        **(op_args or {}),
     )
 
 
@@ -242,3 +251,73 @@ def test_past_the_deadline_the_running_batch_is_cancelled_and_the_rest_goes_live
     payload = batch_op(tmp_path, deadline_s=0.3).resume({"logical_date": None, "dag_run": None}, event)
     assert provider.requests_to("/cancel", "POST") and payload["provider_batches"][0]["status"] == "cancelled"
     assert payload["live_tickets"] == payload["tickets"] == len(read_outcomes(tmp_path / "batch")) > 0
+
+
+def _set_mode(monkeypatch: pytest.MonkeyPatch, conn_id: str, mode: str, namespace: str) -> None:
+    conn = json.loads(os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"])
+    conn["extra"] |= {"mode": mode, "cache_namespace": namespace}
+    if mode == "batch":
+        conn["extra"]["batch"] = {"deadline_s": 600, "min_round_size": 1}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+
+
+def test_live_and_batch_runs_share_the_fingerprint_and_the_answers(tmp_path, provider, monkeypatch) -> None:
+    """The same connection but for `mode`: a batch run after a live one is answered by the live
+    run's answers (nothing sent), under the same fingerprint, so its outcomes are the live ones."""
+    namespace = f"shared-{uuid.uuid4().hex[:8]}"
+    _set_mode(monkeypatch, LIVE_CONN, "live", namespace)
+    _set_mode(monkeypatch, CONN, "batch", namespace)
+    expected = live_outcomes(tmp_path)
+    provider.clear()
+
+    payload = batch_op(tmp_path).execute({"logical_date": None, "dag_run": None})  # nothing to wait for
+    assert provider.requests == [] and provider.batch.created == [] and payload["cost_usd"] == 0
+    got = read_outcomes(tmp_path / "batch")
+    assert {t: route(o) for t, o in got.items()} == {t: route(o) for t, o in expected.items()}
+
+    batch_fingerprint = batch_op(tmp_path)._open({"logical_date": None, "dag_run": None}).fingerprint
+    checkpoint = (tmp_path / "live" / DAY / "checkpoint.jsonl").read_text().splitlines()
+    tickets = {o["ticket_id"]: Ticket.model_validate(o["ticket"]) for o in expected.values()}
+    live_fingerprints = {line.split("\t", 1)[0] for line in checkpoint}
+    assert live_fingerprints == {ticket_fingerprint(batch_fingerprint, t) for t in tickets.values()}
+
+
+def test_free_text_mode_judges_through_the_batches_too(tmp_path, provider) -> None:
+    args = {"reply_mode": "free_text", "langfuse_conn_id": None}
+    payload, _ = drive(first_trigger(batch_op(tmp_path, args)), lambda: batch_op(tmp_path, args))
+    got = read_outcomes(tmp_path / "batch")
+    triaged = [o for o in got.values() if o["status"] == "triaged" and o["result"]["suggested_reply"].strip()]
+    judged = [c for o in triaged for c in o["calls"] if c["purpose"] == "judge"]
+    assert triaged and len(judged) == len(triaged) and all(o["judge"] is not None for o in triaged)
+    assert provider.live_requests() == [] and payload["tickets"] == len(got)
+
+
+def test_the_rounds_keep_the_prompt_their_first_batch_was_asked_with(tmp_path, provider, monkeypatch) -> None:
+    from fakes import FakeLangfuseOTLP
+
+    from llm_operators.core.prompts import SYSTEM_PROMPT
+    from llm_operators.llm.prompt_source import DEFAULT_PROMPT_NAME
+
+    with FakeLangfuseOTLP(public_key=f"pk-lf-{uuid.uuid4().hex[:8]}", secret_key="sk-lf-batch") as langfuse:
+        conn = {
+            "conn_type": "langfuse",
+            "host": langfuse.url,
+            "login": langfuse.public_key,
+            "password": langfuse.secret_key,
+            "extra": {"prompt_cache_ttl_s": 0},
+        }
+        monkeypatch.setenv("AIRFLOW_CONN_LANGFUSE_BATCHTEST", json.dumps(conn))
+        args = {"langfuse_conn_id": "langfuse_batchtest"}
+        langfuse.set_prompt(DEFAULT_PROMPT_NAME, SYSTEM_PROMPT)
+        trigger = first_trigger(batch_op(tmp_path, args))
+        # a new version takes the label while round 1 is in flight: the run goes on with version 1
+        langfuse.set_prompt(DEFAULT_PROMPT_NAME, SYSTEM_PROMPT + "\nBe brief.")
+        payload, rounds = drive(trigger, lambda: batch_op(tmp_path, args))
+        first = read_outcomes(tmp_path / "batch")
+        assert {o["prompt_version"] for o in first.values()} == {"1"} and rounds >= 2
+        assert [b["batch_id"] for b in payload["provider_batches"]] == provider.batch.created  # none lost
+
+        # the next run asks under version 2
+        drive(first_trigger(batch_op(tmp_path, args)), lambda: batch_op(tmp_path, args))
+        assert {o["prompt_version"] for o in read_outcomes(tmp_path / "batch").values()} == {"2"}
+        assert not langfuse.errors
