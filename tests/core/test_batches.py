@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from llm_operators.core.batches import batch_outputs, count_items, merge_batches, plan_batches
+from llm_operators.core.day_source import FileTicketSource
 from llm_operators.core.ladder import Ladder, LadderPolicy
 from llm_operators.core.models import CallRecord, CallStatus, TicketOutcome
 from llm_operators.core.outputs import DayOutputs, read_jsonl
@@ -95,11 +96,12 @@ def test_batches_cover_the_day_exactly_once_and_merge_in_order(tmp_path: Path) -
     src.mkdir()
     ids = _write_day(src, 23, bad_lines=(7,))
     day_out = DayOutputs(out, DAY.isoformat())
-    specs = plan_batches(DAY.isoformat(), count_items(src, DAY), batch_size=5)
+    source = FileTicketSource(src)
+    specs = plan_batches(DAY.isoformat(), source.count(DAY), batch_size=5)
     caller = CountingCaller()
     for spec in specs:
         plan = DayPlan(
-            source_root=src,
+            source=source,
             outputs=batch_outputs(day_out, spec.index),
             day=DAY,
             concurrency=3,

@@ -16,6 +16,7 @@ from builders import generate_day
 from llm_operators.chaos.config import DEFAULT_RESULT
 from llm_operators.core.budget import LocalSpend, RedisSpend, RunBudget
 from llm_operators.core.config import offline_settings
+from llm_operators.core.day_source import FileTicketSource
 from llm_operators.core.fingerprint import run_fingerprint
 from llm_operators.core.ladder import Ladder, LadderPolicy
 from llm_operators.core.models import CallRecord, CallStatus, OutcomeStatus, TicketOutcome
@@ -51,7 +52,7 @@ class FakeCaller:
 
 def plan_for(tmp_path: Path, run_id: str, fingerprint: str = "fp-1", **kwargs: Any) -> DayPlan:
     return DayPlan(
-        source_root=tmp_path / "tickets",
+        source=FileTicketSource(tmp_path / "tickets"),
         outputs=DayOutputs(tmp_path / "out", DAY.isoformat()),
         day=DAY,
         concurrency=1,
