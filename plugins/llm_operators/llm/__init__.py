@@ -1,7 +1,3 @@
-"""The LiteLLM layer: the offline provider and the Router-backed client. No Airflow here."""
-
-import os
-
-# litellm downloads its model cost map at import unless told not to; there is no network here, and
-# a production worker should not depend on GitHub being up to price a call.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+"""The LiteLLM layer: the Router-backed client, its cache, limits and breaker, the offline provider,
+batches and Langfuse. No Airflow here; importing the package imports neither litellm nor langfuse and
+changes nothing (litellm's process-wide state: llm/environment.py)."""

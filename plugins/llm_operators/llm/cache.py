@@ -19,6 +19,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from llm_operators.llm.environment import disable_litellm_cache
+
 # redis-py client arguments a cache description may carry (anything else is ours or litellm's)
 _REDIS_CLIENT_KEYS = (
     "host",
@@ -140,7 +142,7 @@ def install_cache(cache_kwargs: dict[str, Any]) -> AnswerCache:
             raise ValueError(f"unknown LLM cache type {kind!r} (redis or local)")
         _cache = AnswerCache(store, namespace=namespace, ttl_s=ttl, kind=kind)
         _installed = dict(cache_kwargs)
-    _drop_litellm_cache()
+    disable_litellm_cache()
     return _cache
 
 
@@ -155,13 +157,5 @@ def uninstall_cache() -> None:
         _cache.store.clear()
     _installed = None
     _cache = None
-    _drop_litellm_cache()
+    disable_litellm_cache()
 
-
-def _drop_litellm_cache() -> None:
-    """LiteLLM's own cache must not answer instead of ours (it keys by the group that answered)."""
-    import sys
-
-    litellm = sys.modules.get("litellm")  # never import litellm just to say there is no cache
-    if litellm is not None:
-        litellm.cache = None

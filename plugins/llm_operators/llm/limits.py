@@ -6,9 +6,9 @@ requests a minute, and a provider's 429s were retried after `retry-after` until 
 Here every request to a deployment with `rpm` in its `litellm_params` waits for a slot in a sliding
 window first: in Redis (one Lua script, Redis's own clock) when the run has Redis, else in-process.
 
-The wait happens in the Router's pre-call check (`CustomLogger.async_pre_call_check`, which the Router
-awaits before each request it sends, retries and fallbacks included), so the limit counts requests,
-not tickets. The provider sees a request somewhere between its admission and the call's return, and
+The wait happens in the Router's pre-call check (llm/request_hook.py: `CustomLogger.async_pre_call_check`,
+which the Router awaits before each request it sends, retries included), so the limit counts
+requests, not tickets. The provider sees a request somewhere between its admission and the call's return, and
 that can be seconds after admission (a process's first request waits for litellm to import the
 provider's SDK). So a slot is held as if the request were still to come until the call returns (its
 score is `hold_s` ahead, the longest a call can take), and then counts from the return. The window
@@ -27,8 +27,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from typing import Any, Protocol
-
-from litellm.integrations.custom_logger import CustomLogger
 
 WINDOW_S = 60.0
 MARGIN_S = 0.5
@@ -112,13 +110,12 @@ def deployment_key(litellm_params: dict[str, Any]) -> str:
     return hashlib.sha256(who.encode()).hexdigest()[:16]
 
 
-class DeploymentRateLimiter(CustomLogger):
+class DeploymentRateLimiter:
     """Holds each request to a rate-limited deployment until its window has room."""
 
     def __init__(
         self, store: WindowStore, *, hold_s: float, window_s: float = WINDOW_S, margin_s: float = MARGIN_S
     ) -> None:
-        super().__init__()
         self.store = store
         self.hold_s = hold_s
         self.window_s = window_s + margin_s
@@ -144,10 +141,6 @@ class DeploymentRateLimiter(CustomLogger):
             # held slots free up when their calls return, before their score says: look again soon;
             # a little jitter, so the waiters of one process do not all retry at the same instant
             await asyncio.sleep(min(wait_s, 0.25) + random.uniform(0, 0.02))
-
-    async def async_pre_call_check(self, deployment: dict, parent_otel_span: Any = None) -> dict | None:
-        await self.acquire(deployment.get("litellm_params") or {})
-        return None
 
     @contextlib.contextmanager
     def tracking(self) -> Iterator[None]:

@@ -3,88 +3,55 @@
 Retries within a model group and cooldowns of a group's deployments are the Router's. Around it,
 per call: the answer cache (keyed by the group asked, llm/cache.py), the fallback chain with a
 circuit breaker per group (llm/breaker.py), and a requests-per-minute limiter per deployment
-(llm/limits.py) that the Router awaits before each request. With Redis the breaker and the limiter
-are shared by every task and worker. See docs/limits.md.
+(llm/limits.py) that the Router awaits before each request (llm/request_hook.py). With Redis the
+breaker and the limiter are shared by every task and worker. See docs/limits.md.
+
+Importing this module does not import litellm: building a `TriageRouter` (or `validate_models`)
+does, after setting litellm's environment defaults (llm/environment.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import os
 import time
-import uuid
 from datetime import UTC, datetime
-from typing import Any
-
-import litellm
-from litellm import Router
-from litellm.integrations.custom_logger import CustomLogger
-from litellm.types.router import RetryPolicy
+from typing import TYPE_CHECKING, Any
 
 from llm_operators.core.config import ConfigError, LiteLLMSettings
 from llm_operators.core.models import CallRecord, CallStatus
 from llm_operators.core.prompts import response_format as triage_schema
 from llm_operators.llm.breaker import Admission, CircuitBreaker, LocalBreakerStore, RedisBreakerStore
 from llm_operators.llm.cache import AnswerCache, CachedAnswer, installed_cache
-from llm_operators.llm.callbacks import register_callback, unregister_callback
+from llm_operators.llm.environment import (
+    add_callback,
+    import_litellm,
+    install_offline_provider,
+    quiet_litellm,
+    remove_callback,
+)
 from llm_operators.llm.limits import WINDOW_S, DeploymentRateLimiter, LocalWindowStore, RedisWindowStore
-from llm_operators.llm.offline_provider import register_offline_provider
 
-# Like the model cost map (see llm/__init__.py): litellm fetches Anthropic's beta-header table from
-# GitHub on the first Anthropic call unless told not to. Read at call time, so setting it here works.
-os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
+if TYPE_CHECKING:
+    from litellm.types.router import RetryPolicy
 
-_CALL_ID_KEY = "triage_call_id"
+__all__ = [
+    "TriageRouter",
+    "build_model_list",
+    "build_retry_policy",
+    "fallback_chains",
+    "quiet_litellm",  # batch_client.py imports it from here
+    "validate_models",
+]
+
 # Errors that say the request was wrong, not the deployment: they do not count against its breaker.
 _REQUEST_FAULTS = frozenset({400, 413, 422})
-_LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
-
-
-def quiet_litellm() -> None:
-    """No banners, and no INFO line per request or per Router build (the retry policy dict...).
-
-    Warnings and errors still get through; `LITELLM_LOG=DEBUG` (litellm's own switch) is respected.
-    """
-    litellm.suppress_debug_info = True
-    if os.environ.get("LITELLM_LOG"):
-        return
-    for name in _LITELLM_LOGGERS:
-        logger = logging.getLogger(name)
-        if logger.getEffectiveLevel() < logging.WARNING:
-            logger.setLevel(logging.WARNING)
-
-
-class _AttemptCounter(CustomLogger):
-    """Counts the provider requests of each call: litellm's own retry header under-reports them.
-
-    Counted in `log_pre_api_call`, which litellm runs synchronously just before each request leaves
-    (every Router retry and every fallback is a new request). The success and failure events are no
-    use for this: litellm fires them from background tasks, often after `acompletion()` returned.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.attempts: dict[str, int] = {}
-
-    def start(self, call_id: str) -> None:
-        self.attempts[call_id] = 0
-
-    def finish(self, call_id: str) -> int:
-        return self.attempts.pop(call_id, 0)
-
-    def log_pre_api_call(self, model, messages, kwargs):
-        metadata = (kwargs.get("litellm_params") or {}).get("metadata") or {}
-        call_id = metadata.get(_CALL_ID_KEY)
-        # only calls this counter started: other routers' counters see the same requests
-        if call_id in self.attempts:
-            self.attempts[call_id] += 1
 
 
 def validate_models(settings: LiteLLMSettings) -> None:
     """Fail at start-up, naming the deployment, if LiteLLM cannot tell which provider a model is."""
-    register_offline_provider()
+    litellm = import_litellm()
+    install_offline_provider()
     for dep in settings.model_list:
         try:
             litellm.get_llm_provider(dep.model, api_base=dep.litellm_params.get("api_base"))
@@ -130,6 +97,8 @@ def build_retry_policy(settings: LiteLLMSettings) -> RetryPolicy:
     `num_retries: 0` would still retry a 503 twice). Errors that no retry can fix (400, 401, 404)
     are never retried.
     """
+    from litellm.types.router import RetryPolicy
+
     explicit = settings.router_settings.retry_policy.model_dump(exclude_none=True)
     return RetryPolicy(
         **{
@@ -177,8 +146,12 @@ class TriageRouter:
         redis: Any | None = None,
         limits_window_s: float = WINDOW_S,
     ) -> None:
-        quiet_litellm()
+        quiet_litellm()  # imports litellm, with its environment defaults set first
         validate_models(settings)
+        from litellm import Router
+
+        from llm_operators.llm.request_hook import RequestHook
+
         self.settings = settings
         rs = settings.router_settings
         self.router = Router(
@@ -217,9 +190,8 @@ class TriageRouter:
             for g, chain in self._chains.items()
         }
         self._schema_digest = hashlib.sha256(json.dumps(triage_schema(), sort_keys=True).encode()).hexdigest()
-        self._counter = _AttemptCounter()
-        register_callback(self._counter)
-        register_callback(self.limiter)
+        self.request_hook = RequestHook(self.limiter)
+        add_callback(self.request_hook)
         self._closed = False
         self._models = {
             d["model_info"]["id"]: d["litellm_params"]["model"]
@@ -228,11 +200,12 @@ class TriageRouter:
         }
 
     def close(self) -> None:
-        """Unregister this router's callbacks from litellm's global lists (idempotent)."""
+        """Take this router's hook and the Router's own callbacks out of litellm's global lists
+        (idempotent); `Router.discard` is litellm's pseudo-destructor for the latter."""
         if not self._closed:
             self._closed = True
-            unregister_callback(self._counter)
-            unregister_callback(self.limiter)
+            remove_callback(self.request_hook)
+            self.router.discard()
 
     def __enter__(self) -> TriageRouter:
         return self
@@ -287,7 +260,6 @@ class TriageRouter:
                     ticket_id, rung, group, repair, started, t0, hit, cache_hit=True, attempts=0
                 )
 
-        call_id = f"{ticket_id}:{rung}:{uuid.uuid4().hex}"
         attempts = 0
         errors: list[str] = []
         for asked in self._chains.get(group, [group]):
@@ -299,19 +271,18 @@ class TriageRouter:
                 "model": asked,
                 "messages": messages,
                 "response_format": response_format or triage_schema(),
-                "metadata": {**(metadata or {}), _CALL_ID_KEY: call_id},
+                "metadata": dict(metadata or {}),
             }
             if self._retries.get(asked) is not None:
                 kwargs["num_retries"] = self._retries[asked]
             if cache_key_extra:
                 kwargs.update(cache_key_extra)
-            self._counter.start(call_id)
             try:
-                try:
-                    with self.limiter.tracking():
+                with self.request_hook.call() as sent:
+                    try:
                         response = await self.router.acompletion(**kwargs)
-                finally:
-                    attempts += self._counter.finish(call_id)
+                    finally:
+                        attempts += sent.attempts
             except Exception as exc:  # the next group of the chain, or the ladder, decides what next
                 if _is_health_failure(exc):
                     self.breaker.failure(asked, admission)
@@ -320,6 +291,8 @@ class TriageRouter:
                 errors.append(f"{asked}: {_error_text(exc)}")
                 continue
             self.breaker.success(asked, admission)
+            # `_hidden_params` is litellm's documented place for these despite its name: response_cost
+            # (docs.litellm.ai/docs/completion/token_usage), model_id (docs.litellm.ai/docs/routing)
             hidden = getattr(response, "_hidden_params", {}) or {}
             usage = getattr(response, "usage", None)
             answer = CachedAnswer(
