@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from llm_operators.core.config import ConfigError, LiteLLMSettings
 from llm_operators.core.ladder import LadderPolicy
 from llm_operators.core.models import ReplyMode
-from llm_operators.core.reply_templates import Catalogue
+from llm_operators.core.reply_templates import Catalogue, catalogue_for
 from llm_operators.core.spotlight import DEFAULT_MODE, SpotlightMode
 
 
@@ -37,6 +37,10 @@ class TriageChoices(BaseModel):
             first = exc.errors()[0]
             name = ".".join(str(p) for p in first["loc"])
             raise ConfigError(f"{where}: {name}={first.get('input')!r}: {first['msg']}") from None
+
+    def catalogue(self) -> Catalogue:
+        """The reply templates chosen (a missing or invalid file raises `ConfigError` naming it)."""
+        return catalogue_for(self.reply_templates)
 
 
 def ladder_policy(

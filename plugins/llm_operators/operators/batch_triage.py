@@ -20,7 +20,6 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, Context
-from airflow.sdk.exceptions import AirflowFailException
 
 from llm_operators.core.batch_rounds import (
     BatchRunState,
@@ -39,23 +38,21 @@ from llm_operators.core.batch_rounds import (
     save_state,
 )
 from llm_operators.core.batches import BatchSpec, batch_outputs
-from llm_operators.core.config import ConfigError
 from llm_operators.core.fingerprint import ladder_fingerprint
 from llm_operators.core.ladder import LadderPolicy
 from llm_operators.core.models import CallRecord, CallStatus, RejectedLine, ReplyMode, Ticket, TicketOutcome
 from llm_operators.core.outputs import DayOutputs, write_jsonl
 from llm_operators.core.prompts import prompt_version
 from llm_operators.core.prompts import response_format as triage_schema
-from llm_operators.core.reply_templates import catalogue_for
 from llm_operators.core.report import render_days_table, summarise
 from llm_operators.core.spotlight import DEFAULT_MODE, SpotlightMode
 from llm_operators.core.ticket_source import DayRead, DuplicateLine, check_rejected_share
-from llm_operators.core.triage_policy import TriageChoices, ladder_policy
+from llm_operators.core.triage_policy import ladder_policy
 from llm_operators.hooks.litellm_batch import LiteLLMBatchHook
 from llm_operators.operators.observability import prompt_source_for
 from llm_operators.operators.sources import open_ticket_source
 from llm_operators.operators.storage import day_outputs, run_day_for
-from llm_operators.operators.triage import publish_asset_extra
+from llm_operators.operators.triage import failing_at_once, publish_asset_extra, triage_choices
 
 if TYPE_CHECKING:
     from llm_operators.llm.prompt_source import ResolvedPrompt
@@ -420,17 +417,9 @@ class BatchTriageOperator(BaseOperator):
         if spec:
             outputs = batch_outputs(outputs, spec.index)
         outputs.ensure_dir()
-        try:
-            choices = TriageChoices.parse(
-                f"task {self.task_id!r}",
-                reply_mode=self.reply_mode,
-                judge_group=self.judge_group,
-                spotlight=self.spotlight,
-                reply_templates=self.reply_templates,
-            )
-        except ConfigError as exc:
-            raise AirflowFailException(str(exc)) from None
-        catalogue = catalogue_for(choices.reply_templates)
+        with failing_at_once():
+            choices = triage_choices(self)
+            catalogue = choices.catalogue()
         prompt = self._prompt(outputs)
         hook = LiteLLMBatchHook(
             self.litellm_conn_id,
@@ -444,7 +433,7 @@ class BatchTriageOperator(BaseOperator):
             {**_model_dump(getattr(settings, "batch", None)), **(self.batch_settings or {})}
         )
         hook.batch_settings = batch
-        try:
+        with failing_at_once():
             policy = ladder_policy(
                 settings,
                 choices,
@@ -454,8 +443,6 @@ class BatchTriageOperator(BaseOperator):
                 prompt_version=prompt.version_tag,
                 where=f"task {self.task_id!r}",
             )
-        except ConfigError as exc:
-            raise AirflowFailException(str(exc)) from None
         tickets, rejected = self._read(day, spec)
         return _Run(
             day=day,

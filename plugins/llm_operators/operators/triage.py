@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
@@ -13,10 +14,9 @@ from llm_operators.core.batches import BatchSpec, batch_outputs
 from llm_operators.core.budget import LocalSpend, RedisSpend, RunBudget
 from llm_operators.core.config import ConfigError, LiteLLMSettings
 from llm_operators.core.fingerprint import ladder_fingerprint
-from llm_operators.core.ladder import Ladder, LadderPolicy
+from llm_operators.core.ladder import Ladder
 from llm_operators.core.models import ReplyMode
 from llm_operators.core.prompts import prompt_version
-from llm_operators.core.reply_templates import Catalogue, catalogue_for
 from llm_operators.core.report import render_days_table, render_models_table
 from llm_operators.core.spotlight import DEFAULT_MODE, SpotlightMode
 from llm_operators.core.triage_policy import TriageChoices, ladder_policy
@@ -28,9 +28,6 @@ from llm_operators.operators.connections import connection_exists
 from llm_operators.operators.observability import prompt_source_for, tracing_for
 from llm_operators.operators.sources import open_ticket_source
 from llm_operators.operators.storage import day_outputs, run_day_for
-
-if TYPE_CHECKING:
-    from llm_operators.llm.prompt_source import ResolvedPrompt
 
 # What an asset event carries: the per-day totals, visible in the UI without opening a file.
 ASSET_EXTRA_KEYS = (
@@ -152,34 +149,6 @@ class TriageOperator(BaseOperator):
             self.log.info("no Redis: budget split by batch, $%.4f for this one", limit)
         return RunBudget(limit_usd=limit, counter=LocalSpend())
 
-    def _choices(self) -> TriageChoices:
-        try:
-            return TriageChoices.parse(
-                f"task {self.task_id!r}",
-                reply_mode=self.reply_mode,
-                judge_group=self.judge_group,
-                spotlight=self.spotlight,
-                reply_templates=self.reply_templates,
-            )
-        except ConfigError as exc:
-            raise AirflowFailException(str(exc)) from None
-
-    def _policy(
-        self, settings: LiteLLMSettings, choices: TriageChoices, catalogue: Catalogue, prompt: ResolvedPrompt
-    ) -> LadderPolicy:
-        try:
-            return ladder_policy(
-                settings,
-                choices,
-                catalogue=catalogue,
-                rules=prompt.text,
-                prompt_name=prompt.name,
-                prompt_version=prompt.version_tag,
-                where=f"task {self.task_id!r}",
-            )
-        except ConfigError as exc:
-            raise AirflowFailException(str(exc)) from None
-
     def execute(self, context: Context) -> dict[str, Any]:
         spec = BatchSpec.model_validate(self.batch) if self.batch else None
         day = date.fromisoformat(spec.day) if spec else run_day_for(self.run_date, context, self.log).day
@@ -195,8 +164,9 @@ class TriageOperator(BaseOperator):
                 spec.first + spec.count - 1,
             )
 
-        choices = self._choices()
-        catalogue = catalogue_for(choices.reply_templates)
+        with failing_at_once():
+            choices = triage_choices(self)
+            catalogue = choices.catalogue()
         prompt = prompt_source_for(self.langfuse_conn_id).resolve()
         hook = LiteLLMHook(
             self.litellm_conn_id,
@@ -207,7 +177,16 @@ class TriageOperator(BaseOperator):
             prompt_version=prompt_version(catalogue, rules=prompt.text),
         )
         settings = hook.settings
-        policy = self._policy(settings, choices, catalogue, prompt)
+        with failing_at_once():
+            policy = ladder_policy(
+                settings,
+                choices,
+                catalogue=catalogue,
+                rules=prompt.text,
+                prompt_name=prompt.name,
+                prompt_version=prompt.version_tag,
+                where=f"task {self.task_id!r}",
+            )
         router = LazyRouter(hook.get_conn)  # not built at all if every ticket is reused
         run_id = getattr(context.get("dag_run"), "run_id", None) or "manual"
         tracing = tracing_for(
@@ -274,6 +253,26 @@ class TriageOperator(BaseOperator):
         }
         publish_asset_extra(self, context, payload)
         return payload
+
+
+def triage_choices(task: TriageOperator | Any) -> TriageChoices:
+    """The reply mode, judge, templates and spotlighting a triage task (live or batch) was given."""
+    return TriageChoices.parse(
+        f"task {task.task_id!r}",
+        reply_mode=task.reply_mode,
+        judge_group=task.judge_group,
+        spotlight=task.spotlight,
+        reply_templates=task.reply_templates,
+    )
+
+
+@contextmanager
+def failing_at_once() -> Iterator[None]:
+    """A wrong task argument fails the task without retries: no retry can fix it."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise AirflowFailException(str(exc)) from None
 
 
 def publish_asset_extra(task: BaseOperator, context: Context, payload: dict[str, Any]) -> None:
