@@ -49,6 +49,14 @@ Behaviour per request (per model, see ChaosConfig / ModelBehaviour in config.py)
 The behaviour flags override the config file's "default" behaviour (per-model entries are
 left alone).
 
+OpenAI Files and Batches API (what LiteLLM's create_file / create_batch / retrieve_batch /
+file_content / cancel_batch send to an openai/<name> deployment on this server):
+    POST /v1/files (multipart: purpose=batch, file=<jsonl>)   POST /v1/batches
+    GET  /v1/batches/{id}   POST /v1/batches/{id}/cancel   GET /v1/files/{id}/content
+  Each line is answered like a live request to its model (same content and usage, no faults).
+  --batch-delay-s S: a batch stays in_progress S seconds, then completes (default 0);
+  --batch-expire-after-s S (< the delay): it expires at that age instead, half its lines done.
+
 Admin endpoints (drive a running server from another process):
     GET  /_chaos/stats     per-model request counts by outcome and status
     GET  /_chaos/requests  recent requests (?limit=N): model, path, body, headers (no auth), outcome
@@ -70,6 +78,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .batch_api import BatchBehaviour
 from .config import MALFORMED_KINDS, ChaosConfig, ModelBehaviour
 from .server import ChaosServer
 
@@ -127,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--malformed-rate", type=float)
     parser.add_argument("--malformed-kind", choices=MALFORMED_KINDS)
     parser.add_argument("--seed", type=int)
+    parser.add_argument(
+        "--batch-delay-s", type=float, help="a batch completes this long after its creation (default 0)"
+    )
+    parser.add_argument(
+        "--batch-expire-after-s", type=float, help="a batch expires at this age instead (below the delay)"
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="log every request to stderr")
     return parser
 
@@ -161,12 +176,23 @@ def build_config(args: argparse.Namespace) -> ChaosConfig:
     return ChaosConfig(default=default, models=config.models)
 
 
+def build_batch_behaviour(args: argparse.Namespace) -> BatchBehaviour:
+    settings: dict[str, Any] = {}
+    if args.batch_delay_s is not None:
+        settings["completion_delay_s"] = args.batch_delay_s
+    if args.batch_expire_after_s is not None:
+        settings["expire_after_s"] = args.batch_expire_after_s
+    return BatchBehaviour.model_validate(settings)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         config = build_config(args)
+        batch = build_batch_behaviour(args)
         server = ChaosServer(config, host=args.host, port=args.port, verbose=args.verbose)
+        server.batch_api.configure(batch)
         server.start()
     except (ValidationError, ValueError, OSError) as exc:
         print(f"chaos: {exc}", file=sys.stderr)
@@ -181,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "api_key='sk-any'\n"
         f"  litellm Anthropic-style: model='anthropic/<any-name>', api_base='{server.anthropic_base}', "
         "api_key='sk-any'\n"
+        f"  batches: {server.openai_base}/files and /batches "
+        f"({batch.model_dump_json(include={'completion_delay_s', 'expire_after_s'})})\n"
         f"  stats:  curl -s {url}/_chaos/stats\n"
         f"  config: curl -s -XPOST {url}/_chaos/config -d @chaos.json\n"
         f"  default behaviour: {config.default.model_dump_json(exclude_defaults=True) or '{}'}\n"

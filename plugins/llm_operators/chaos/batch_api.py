@@ -35,7 +35,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .config import ChaosConfig
-from .server import estimate_tokens, messages_text
+from .server import normalise_messages, success_payload
 
 __all__ = ["BatchAPI", "BatchBehaviour", "BatchReply", "ChaosLineAnswerer", "LineAnswerer"]
 
@@ -156,40 +156,12 @@ class ChaosLineAnswerer:
                     "type": "invalid_request_error",
                 }
             }
-        messages = [
-            {
-                "role": m.get("role", "user"),
-                "content": m.get("content") if isinstance(m.get("content"), str) else "",
-            }
-            for m in raw
-            if isinstance(m, dict)
-        ]
+        messages = normalise_messages("openai", body)  # as the live endpoint reads them
         fn = self._content_fn()
         content = (
             fn(model, messages) if fn is not None else self._config().behaviour_for(model).success_content()
         )
-        prompt_tokens = estimate_tokens(messages_text(messages))
-        completion_tokens = estimate_tokens(content)
-        return 200, {
-            "id": f"chatcmpl-chaos-{uuid.uuid4().hex[:24]}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
-            "system_fingerprint": "fp_chaos",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content, "refusal": None},
-                    "logprobs": None,
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-        }
+        return 200, success_payload("openai", model, messages, content)
 
 
 _BATCH_RE = re.compile(r"^/(?:v1/)?batches/([A-Za-z0-9_-]+)(/cancel)?$")

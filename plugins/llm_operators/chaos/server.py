@@ -1,5 +1,6 @@
 """The chaos LLM provider: a loopback-only HTTP server speaking OpenAI Chat Completions and
-Anthropic Messages, injecting latency, errors, hangs, outages and malformed answers.
+Anthropic Messages, injecting latency, errors, hangs, outages and malformed answers; the OpenAI
+Files and Batches endpoints are mounted in front (chaos/batch_api.py, `ChaosServer.batch_api`).
 
 Stdlib (``http.server.ThreadingHTTPServer``) + pydantic only; no litellm / airflow imports.
 See ``python -m llm_operators.chaos --help`` (``__main__.py``) for the operator documentation.
@@ -38,6 +39,8 @@ __all__ = [
     "estimate_tokens",
     "malform",
     "messages_text",
+    "normalise_messages",
+    "success_payload",
 ]
 
 #: ``content_fn(model, messages) -> content``; ``messages`` are OpenAI-style ``{"role", "content": str}``
@@ -110,7 +113,7 @@ def _content_to_text(content: Any) -> str:
     return json.dumps(content, default=str)
 
 
-def _normalise_messages(api: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+def normalise_messages(api: str, body: dict[str, Any]) -> list[dict[str, Any]]:
     """OpenAI-style ``[{"role", "content": str}]`` from either API's request body."""
     out: list[dict[str, Any]] = []
     if api == "anthropic" and body.get("system"):
@@ -257,6 +260,21 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # client went away
             self.close_connection = True
 
+    def _send_bytes(self, status: int, content_type: str, data: bytes) -> None:
+        if self.chaos._stop.is_set():
+            self.close_connection = True
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+        except OSError:  # client went away
+            self.close_connection = True
+
     def _client_gone(self) -> bool:
         try:
             readable, _, _ = select.select([self.connection], [], [], 0)
@@ -285,6 +303,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body() if method in ("POST", "PUT") else b""
         if path.startswith(ADMIN_PREFIX):
             self._admin(method, path, parse_qs(split.query), body)
+        elif (reply := self.chaos.batch_api.handle(method, path, dict(self.headers), body)) is not None:
+            self._send_bytes(reply.status, reply.content_type, reply.body)
         elif method == "POST" and path in OPENAI_PATHS:
             self._llm("openai", path, body)
         elif method == "POST" and path in ANTHROPIC_PATHS:
@@ -357,7 +377,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         assert isinstance(body, dict) and isinstance(model, str)
-        messages = _normalise_messages(api, body)
+        messages = normalise_messages(api, body)
         retry_after = chaos._rate_limited(model)
         if retry_after is not None:
             chaos._set_outcome(record, "rate_limited")
@@ -416,7 +436,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             chaos._set_outcome(record, "ok")
         chaos._set_status(record, 200)
-        payload = _success_payload(api, model, messages, content)
+        payload = success_payload(api, model, messages, content)
         if self._delay(decision.delay_s):
             self._send_json(200, payload)
 
@@ -448,7 +468,9 @@ def _error_payload(
     return status, {"error": {"message": message, "type": etype, "param": None, "code": code}}, extra
 
 
-def _success_payload(api: str, model: str, messages: list[dict[str, Any]], content: str) -> dict[str, Any]:
+def success_payload(api: str, model: str, messages: list[dict[str, Any]], content: str) -> dict[str, Any]:
+    """A successful answer of `api` ("openai" or "anthropic"): the live endpoints' and each line of a
+    batch's output file (chaos/batch_api.py) are the same shape, with the same usage estimate."""
     prompt_tokens = estimate_tokens(messages_text(messages))
     completion_tokens = estimate_tokens(content)
     if api == "anthropic":
@@ -529,6 +551,10 @@ class ChaosServer:
         self._model_stats: dict[str, dict[str, Any]] = {}
         self._started_mono = time.monotonic()
         self._epoch = self._started_mono
+        from .batch_api import BatchAPI, ChaosLineAnswerer  # batch_api imports this module
+
+        # each line answered like the live endpoint, with the configuration and content_fn of the moment
+        self.batch_api = BatchAPI(ChaosLineAnswerer(lambda: self.config, lambda: self.content_fn))
 
     # -- lifecycle --------------------------------------------------------------------------
     @staticmethod
