@@ -164,6 +164,18 @@ with DAG(
             minimum=1,
             description="Tickets per mapped triage task (memory per task is bounded by this)",
         ),
+        "reply_mode": Param(
+            "template",
+            enum=["template", "free_text"],
+            description="template: customers only ever get an approved reply template, rendered by code; "
+            "free_text: the model's own reply, sent only once a judge model approved it (riskier: see the "
+            "README)",
+        ),
+        "judge_group": Param(
+            None,
+            type=["null", "string"],
+            description="free_text: the model group of the judge (empty: the ladder's top rung)",
+        ),
         "dry_run": Param(
             False,
             type="boolean",
@@ -201,6 +213,8 @@ with DAG(
         max_cost_usd="{{ params.max_cost_usd }}",
         ticket_source="{{ params.ticket_source }}",
         jira_project="{{ params.jira_project }}",
+        reply_mode="{{ params.reply_mode }}",
+        judge_group="{{ params.judge_group }}",
         pool=LLM_POOL,
         # the grid and the mapped-task list show "2025-10-01 batch 1/3" instead of a bare index
         map_index_template="{{ task.batch.day }} batch {{ task.batch.index + 1 }}/{{ task.batch.of }}",
@@ -213,6 +227,7 @@ with DAG(
         triage_summary=merge.output,
         output_root="{{ params.output_root }}",
         min_confidence="{{ params.min_confidence }}",
+        reply_mode="{{ params.reply_mode }}",  # the same as the triage's: free_text needs the judge
     )
     common = {
         "triage_summary": merge.output,

@@ -215,3 +215,11 @@ def test_every_templated_argument_is_a_template_field(dag) -> None:
         # map_index_template is rendered by Airflow itself after the task ran
         literal = {k for k, v in kwargs.items() if isinstance(v, str) and "{{" in v} - {"map_index_template"}
         assert literal <= fields, f"{task.task_id}: {sorted(literal - fields)} are not template_fields"
+
+
+def test_reply_mode_is_one_param_for_the_triage_and_the_gate(dag) -> None:
+    """free_text in the gate without the judge in the triage would send every ticket to review."""
+    assert dag.params["reply_mode"] == "template"
+    assert dag.get_task("gate").reply_mode == "{{ params.reply_mode }}"
+    assert dag.get_task("triage").partial_kwargs["reply_mode"] == "{{ params.reply_mode }}"
+    assert dag.get_task("triage").partial_kwargs["judge_group"] == "{{ params.judge_group }}"

@@ -16,7 +16,6 @@ from llm_operators.core.models import TicketOutcome
 from llm_operators.core.outputs import read_jsonl
 from llm_operators.core.report import render_days_table, render_models_table, summarise
 from llm_operators.core.run_day import FROM_LOGICAL_DATE
-from llm_operators.operators.params import optional_int
 from llm_operators.operators.sources import open_ticket_source
 from llm_operators.operators.storage import day_outputs, require_day_file, run_day_for
 
@@ -67,8 +66,10 @@ class PlanBatchesOperator(BaseOperator):
             self.ticket_source, self.source_root, self.jira_conn_id, self.jira_project
         )
         items = source.count(day)
-        batch_size = optional_int(self.batch_size) or DEFAULT_BATCH_SIZE
-        specs = plan_batches(day.isoformat(), items, batch_size, optional_int(self.max_tickets))
+        # params render natively (render_template_as_native_obj): an int, or None for an empty field
+        batch_size = int(self.batch_size or DEFAULT_BATCH_SIZE)
+        max_tickets = None if self.max_tickets is None else int(self.max_tickets)
+        specs = plan_batches(day.isoformat(), items, batch_size, max_tickets)
         self.log.info("%s: %d lines -> %d batch(es) of up to %d", day, items, len(specs), batch_size)
         return [s.model_dump() for s in specs]
 
