@@ -158,4 +158,3 @@ def uninstall_cache() -> None:
     _installed = None
     _cache = None
     disable_litellm_cache()
-
