@@ -13,7 +13,8 @@ from fakes import FakeJira, FakeLangfuseOTLP, FakeSlack
 
 from llm_operators.chaos import ChaosServer
 from llm_operators.core.offline_engine import triage_text
-from llm_operators.core.prompts import extract_ticket_text
+from llm_operators.core.prompts import SYSTEM_PROMPT, extract_ticket_text
+from llm_operators.llm.prompt_source import DEFAULT_PROMPT_NAME as MANAGED_PROMPT
 
 pytestmark = pytest.mark.e2e
 
@@ -80,7 +81,19 @@ def _assert_langfuse(langfuse: FakeLangfuseOTLP, summary: dict) -> None:
     assert len(traces) == summary["tickets"], {
         k: v for k, v in by_ticket.items() if len({t for t, _ in v}) > 1
     }
-    assert all(g["attributes"].get("llm.token_count.prompt", 0) > 0 for g in generations)
+    for g in generations:
+        usage = json.loads(g["attributes"]["langfuse.observation.usage_details"])
+        assert usage["input"] > 0 and usage["output"] > 0
+        assert json.loads(g["attributes"]["langfuse.observation.cost_details"])["total"] > 0
+    # each generation links the managed prompt version it used (the judge has a prompt of its own)
+    assert {
+        (
+            g["attributes"].get("langfuse.observation.prompt.name"),
+            g["attributes"].get("langfuse.observation.prompt.version"),
+        )
+        for g in generations
+        if not g["name"].endswith("judge")
+    } == {(MANAGED_PROMPT, 1)}
     scores = [s for s in langfuse.scores if s["name"] == "gate_decision"]
     assert {s["traceId"] for s in scores} == traces
     routes = sorted(s["value"] for s in scores)
@@ -137,6 +150,7 @@ def test_rerun_is_served_from_cache_and_repeats_no_side_effect(airflow_env: Airf
                 "AIRFLOW_CONN_SLACK_API_DEFAULT": slack.airflow_conn_json(),
                 "AIRFLOW_CONN_JIRA_DEFAULT": jira.airflow_conn_json(),
             }
+            langfuse.set_prompt(MANAGED_PROMPT, SYSTEM_PROMPT)  # the rules, managed in Langfuse
             log1 = airflow_env.dags_test(DAY, extra_env=env)
             first_requests = chaos.stats()["total_requests"]
             first = _summary(airflow_env)
