@@ -33,7 +33,9 @@ def setup_imports() -> None:
     """`plugins/` importable, and litellm's cost map read from the package (no network at import)."""
     if str(PLUGINS) not in sys.path:
         sys.path.insert(0, str(PLUGINS))
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    from llm_operators.llm.environment import set_litellm_environment_defaults
+
+    set_litellm_environment_defaults()
 
 
 def rel(path: Path | str) -> str:

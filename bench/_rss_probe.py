@@ -108,7 +108,6 @@ def main() -> int:
     settings = offline_settings()
     router = None
     if args.caller == "router":
-        import llm_operators.llm  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before litellm)
         from llm_operators.llm.cache import uninstall_cache
         from llm_operators.llm.router_client import TriageRouter
 

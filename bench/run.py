@@ -32,7 +32,6 @@ import _common as c
 
 c.setup_imports()
 
-import llm_operators.llm  # noqa: E402, F401  (LITELLM_LOCAL_MODEL_COST_MAP before litellm is imported)
 from llm_operators.core.config import offline_settings  # noqa: E402
 from llm_operators.core.ladder import Ladder, LadderPolicy  # noqa: E402
 from llm_operators.core.outputs import DayOutputs  # noqa: E402

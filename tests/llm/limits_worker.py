@@ -8,6 +8,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import redis
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
 sys.path.insert(0, sys.argv[1])
@@ -31,7 +33,9 @@ install_cache(
         "ttl": 600,
     }
 )
-router = TriageRouter(settings, cache_responses=True, limits_window_s=float(sys.argv[7]))
+# the shared breaker and limiter live in the same Redis database as the answer cache, as the hook wires it
+shared = redis.Redis(host="127.0.0.1", port=6379, db=int(sys.argv[6]))
+router = TriageRouter(settings, cache_responses=True, redis=shared, limits_window_s=float(sys.argv[7]))
 plan = DayPlan(
     source_root=Path(sys.argv[3]),
     outputs=DayOutputs(Path(sys.argv[4]), day.isoformat()),

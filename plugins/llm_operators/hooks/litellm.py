@@ -15,7 +15,6 @@ task at once, saying what to set. Empty or null fields (as the UI form saves the
 
 from __future__ import annotations
 
-import os
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -25,26 +24,18 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 from llm_operators.core.config import ConfigError, LiteLLMSettings, offline_settings
 from llm_operators.hooks.errors import ConnectionConfigError
 
+# re-exported: callers (and tests) know the hook as the place that prepares litellm's environment
+from llm_operators.llm.environment import (  # noqa: F401
+    LITELLM_ENVIRONMENT_DEFAULTS,
+    set_litellm_environment_defaults,
+)
+
 if TYPE_CHECKING:
     from llm_operators.hooks.redis_settings import RedisSettings
-
-# litellm reads these when imported or at its first call; without them it downloads its model cost
-# map and Anthropic's beta-header table from GitHub. A worker must not depend on that (or on any
-# network at import), so they default to the copies shipped in the wheel.
-LITELLM_ENVIRONMENT_DEFAULTS = {
-    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-    "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "True",
-}
 
 OFFLINE_CONNECTION = '{"conn_type": "litellm", "extra": {"offline": true}}'
 # Keys the connection form stores even when left empty; empty means "the default".
 _FORM_KEYS = ("model_list", "ladder", "router_settings")
-
-
-def set_litellm_environment_defaults() -> None:
-    """Call before the first `import litellm`; values already in the environment win."""
-    for name, value in LITELLM_ENVIRONMENT_DEFAULTS.items():
-        os.environ.setdefault(name, value)
 
 
 def _is_true(value: Any) -> bool:

@@ -20,12 +20,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import litellm
-from litellm.cost_calculator import batch_cost_calculator
-from litellm.types.utils import Usage
 from pydantic import BaseModel, Field
 
 from llm_operators.core.config import LiteLLMSettings
+from llm_operators.llm.environment import import_litellm
 from llm_operators.llm.router_client import build_model_list, fallback_chains, quiet_litellm
 
 BATCH_PROVIDERS = frozenset({"openai", "azure", "vertex_ai", "bedrock", "hosted_vllm", "litellm_proxy"})
@@ -117,6 +115,8 @@ class BatchClient:
         discount: float = 0.5,
         completion_window: str = "24h",
     ) -> None:
+        # litellm imported here, with its environment defaults, not when this module is imported
+        self.litellm = import_litellm()
         quiet_litellm()
         self.settings = settings
         self.discount = discount
@@ -129,7 +129,7 @@ class BatchClient:
         entry = self._model_list[index]
         params = entry["litellm_params"]
         try:
-            provider_model, provider, _, _ = litellm.get_llm_provider(
+            provider_model, provider, _, _ = self.litellm.get_llm_provider(
                 params["model"], api_base=params.get("api_base")
             )
         except Exception:
@@ -187,10 +187,10 @@ class BatchClient:
             ).encode()
             kwargs = {"custom_llm_provider": target.provider, **target.client_kwargs}
             try:
-                upload = await litellm.acreate_file(
+                upload = await self.litellm.acreate_file(
                     file=(f"triage-{group}.jsonl", payload, "application/jsonl"), purpose="batch", **kwargs
                 )
-                batch = await litellm.acreate_batch(
+                batch = await self.litellm.acreate_batch(
                     completion_window=self.completion_window,
                     endpoint=CHAT_ENDPOINT,
                     input_file_id=upload.id,
@@ -217,7 +217,7 @@ class BatchClient:
 
     async def poll(self, ref: BatchRef) -> BatchPoll:
         target = self._ref_target(ref)
-        batch = await litellm.aretrieve_batch(
+        batch = await self.litellm.aretrieve_batch(
             batch_id=ref.batch_id, custom_llm_provider=target.provider, **target.client_kwargs
         )
         counts = batch.request_counts
@@ -232,7 +232,7 @@ class BatchClient:
 
     async def cancel(self, ref: BatchRef) -> None:
         target = self._ref_target(ref)
-        await litellm.acancel_batch(
+        await self.litellm.acancel_batch(
             batch_id=ref.batch_id, custom_llm_provider=target.provider, **target.client_kwargs
         )
 
@@ -243,7 +243,7 @@ class BatchClient:
         for file_id in (poll.output_file_id, poll.error_file_id):
             if not file_id:
                 continue
-            content = await litellm.afile_content(
+            content = await self.litellm.afile_content(
                 file_id=file_id, custom_llm_provider=target.provider, **target.client_kwargs
             )
             for raw in content.content.decode("utf-8").splitlines():
@@ -260,6 +260,9 @@ class BatchClient:
     def line_cost(self, ref: BatchRef, prompt_tokens: int, completion_tokens: int) -> float:
         target = self._ref_target(ref)
         params = target.params
+        from litellm.cost_calculator import batch_cost_calculator
+        from litellm.types.utils import Usage
+
         usage = Usage(
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
@@ -268,7 +271,7 @@ class BatchClient:
         deployment_info = {k: v for k, v in params.items() if "cost_per_token" in k}
         global_info: dict[str, Any] = {}
         with contextlib.suppress(Exception):  # a model LiteLLM has no price for: the deployment's
-            global_info = dict(litellm.get_model_info(model=target.model))
+            global_info = dict(self.litellm.get_model_info(model=target.model))
         info = {**global_info, **deployment_info}
         if (
             info.get("input_cost_per_token_batches") is not None

@@ -132,8 +132,9 @@ def _error_text(exc: Exception) -> str:
 class TriageRouter:
     """Owns one `litellm.Router`; `call()` asks one model group and never raises for provider errors.
 
-    `redis`: a redis-py client for the shared breaker and limiter; by default the installed answer
-    cache's, when it lives in Redis. `limits_window_s` exists for tests only (60 s in production).
+    `redis`: a redis-py client for the breaker and limiter shared by all tasks (the hook passes the
+    Redis connection's); None keeps them in this process. `limits_window_s` exists for tests only
+    (60 s in production).
     """
 
     def __init__(
@@ -167,8 +168,6 @@ class TriageRouter:
             cache_responses=False,  # our answer cache, checked before the Router (llm/cache.py)
         )
         self.cache: AnswerCache | None = installed_cache() if cache_responses else None
-        if redis is None and self.cache is not None:
-            redis = self.cache.redis
         self.shared = redis is not None
         prefix = f"{settings.cache_namespace}:limits"
         self.breaker = CircuitBreaker(
@@ -227,8 +226,6 @@ class TriageRouter:
         )
         payload = json.dumps([group, messages, digest], separators=(",", ":"))
         return f"{self.cache.namespace}:answer:{hashlib.sha256(payload.encode()).hexdigest()}"
-
-    _cache_key = cache_key  # the name batch_triage.py used first
 
     def cached_answer(
         self, group: str, messages: list[dict[str, str]], schema: dict[str, Any] | None = None
