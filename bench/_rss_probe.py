@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plugins"))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from llm_operators.core.config import OFFLINE_PRICES, offline_settings
+from llm_operators.core.day_source import FileTicketSource
 from llm_operators.core.ladder import Ladder, LadderPolicy
 from llm_operators.core.models import CallRecord, CallStatus
 from llm_operators.core.offline_engine import triage_text
@@ -120,7 +121,11 @@ def main() -> int:
     outputs = DayOutputs(args.output_root, args.day.isoformat())
     window = {"first": args.first, "count": args.count} if args.count is not None else {}
     plan = DayPlan(
-        source_root=args.source_root, outputs=outputs, day=args.day, concurrency=args.concurrency, **window
+        source=FileTicketSource(args.source_root),
+        outputs=outputs,
+        day=args.day,
+        concurrency=args.concurrency,
+        **window,
     )
 
     baseline, baseline_maxrss = vm_hwm_mb(), ru_maxrss_mb()

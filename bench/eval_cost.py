@@ -53,6 +53,7 @@ print(json.dumps({{
 
 
 def triage_every_rung(source: Path, out: Path, start: date, end: date) -> dict[str, float]:
+    from llm_operators.core.day_source import FileTicketSource
     from llm_operators.core.eval_triage import ASK_EVERY_RUNG, triage_for_evaluation
     from llm_operators.core.evaluation_run import days_between
     from llm_operators.core.gate import GateRules
@@ -74,7 +75,9 @@ def triage_every_rung(source: Path, out: Path, start: date, end: date) -> dict[s
     try:
         for day in days_between(start, end):
             outputs = DayOutputs(out, day)
-            plan = DayPlan(source_root=source, outputs=outputs, day=date.fromisoformat(day), concurrency=16)
+            plan = DayPlan(
+                source=FileTicketSource(source), outputs=outputs, day=date.fromisoformat(day), concurrency=16
+            )
             r = triage_for_evaluation(
                 plan, ladder, live_escalate_below=settings.escalate_below, rules=GateRules()
             )

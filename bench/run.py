@@ -33,6 +33,7 @@ import _common as c
 c.setup_imports()
 
 from llm_operators.core.config import offline_settings  # noqa: E402
+from llm_operators.core.day_source import FileTicketSource  # noqa: E402
 from llm_operators.core.ladder import Ladder, LadderPolicy  # noqa: E402
 from llm_operators.core.outputs import DayOutputs  # noqa: E402
 from llm_operators.core.triage_run import DayPlan, DayResult, triage_day  # noqa: E402
@@ -106,7 +107,7 @@ def run_day(
     root: Path, out: Path, caller: Any, rungs: Any, concurrency: int, day: Any = c.DAY, run_id: str = ""
 ) -> DayResult:
     plan = DayPlan(
-        source_root=root,
+        source=FileTicketSource(root),
         outputs=DayOutputs(out, day.isoformat()),
         day=day,
         concurrency=concurrency,

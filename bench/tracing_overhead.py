@@ -27,6 +27,7 @@ c.setup_imports()
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from llm_operators.core.config import offline_settings  # noqa: E402
+from llm_operators.core.day_source import FileTicketSource  # noqa: E402
 from llm_operators.core.ladder import Ladder, LadderPolicy  # noqa: E402
 from llm_operators.core.outputs import DayOutputs  # noqa: E402
 from llm_operators.core.triage_run import DayPlan, triage_day  # noqa: E402
@@ -57,7 +58,7 @@ def run_day(
         caller = tracing.wrap_caller(router.call) if tracing else router.call
         ladder = Ladder(LadderPolicy(rungs=settings.ladder), caller=caller)
         plan = DayPlan(
-            source_root=tickets_root,
+            source=FileTicketSource(tickets_root),
             outputs=DayOutputs(root, day),
             day=c.DAY,
             concurrency=concurrency,

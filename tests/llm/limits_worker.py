@@ -15,6 +15,7 @@ os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
 sys.path.insert(0, sys.argv[1])
 
 from llm_operators.core.config import LiteLLMSettings
+from llm_operators.core.day_source import FileTicketSource
 from llm_operators.core.ladder import Ladder, LadderPolicy
 from llm_operators.core.outputs import DayOutputs
 from llm_operators.core.triage_run import DayPlan, triage_day
@@ -37,7 +38,7 @@ install_cache(
 shared = redis.Redis(host="127.0.0.1", port=6379, db=int(sys.argv[6]))
 router = TriageRouter(settings, cache_responses=True, redis=shared, limits_window_s=float(sys.argv[7]))
 plan = DayPlan(
-    source_root=Path(sys.argv[3]),
+    source=FileTicketSource(Path(sys.argv[3])),
     outputs=DayOutputs(Path(sys.argv[4]), day.isoformat()),
     day=day,
     concurrency=8,

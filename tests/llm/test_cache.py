@@ -23,6 +23,7 @@ from builders import generate_day
 
 from llm_operators.chaos import ChaosConfig, ChaosServer
 from llm_operators.core.config import LiteLLMSettings
+from llm_operators.core.day_source import FileTicketSource
 from llm_operators.core.ladder import Ladder, LadderPolicy
 from llm_operators.core.models import OutcomeStatus, TicketOutcome
 from llm_operators.core.outputs import DayOutputs
@@ -108,7 +109,9 @@ def day(tmp_path: Path) -> tuple[Path, int]:
 
 
 def run_day(server: ChaosServer, root: Path, out: Path) -> tuple[DayResult, list[TicketOutcome]]:
-    plan = DayPlan(source_root=root, outputs=DayOutputs(out, DAY.isoformat()), day=DAY, concurrency=4)
+    plan = DayPlan(
+        source=FileTicketSource(root), outputs=DayOutputs(out, DAY.isoformat()), day=DAY, concurrency=4
+    )
     # a new router per run, like a new task: only the cache carries answers over
     with TriageRouter(settings(server), cache_responses=True) as router:
         result = triage_day(plan, Ladder(LadderPolicy(rungs=["cheap", "strong"]), router.call))
@@ -256,7 +259,9 @@ def test_a_flaky_day_with_fallbacks_is_free_the_second_time(
     install_cache(redis_cache_kwargs("test:triage-v1"))
 
     def run(out: Path) -> list[TicketOutcome]:
-        plan = DayPlan(source_root=root, outputs=DayOutputs(out, DAY.isoformat()), day=DAY, concurrency=4)
+        plan = DayPlan(
+            source=FileTicketSource(root), outputs=DayOutputs(out, DAY.isoformat()), day=DAY, concurrency=4
+        )
         with TriageRouter(fallback_settings(chaos), cache_responses=True) as router:
             triage_day(plan, Ladder(LadderPolicy(rungs=["cheap", "strong"]), router.call))
         return [TicketOutcome.model_validate_json(x) for x in plan.outputs.outcomes.read_text().splitlines()]

@@ -28,6 +28,7 @@ from builders import generate_day
 
 from llm_operators.chaos import ChaosConfig, ChaosServer
 from llm_operators.core.config import LiteLLMSettings
+from llm_operators.core.day_source import FileTicketSource
 from llm_operators.core.ladder import Ladder, LadderPolicy
 from llm_operators.core.models import OutcomeStatus, TicketOutcome
 from llm_operators.core.outputs import DayOutputs
@@ -98,7 +99,7 @@ def settings_data(server: ChaosServer, **router_settings: Any) -> dict[str, Any]
 
 def make_plan(tmp_path: Path, root: Path, **kwargs: Any) -> DayPlan:
     return DayPlan(
-        source_root=root,
+        source=FileTicketSource(root),
         outputs=DayOutputs(tmp_path / "out", DAY.isoformat()),
         day=DAY,
         progress_every_s=3600,
@@ -268,6 +269,7 @@ KILLED_WORKER = textwrap.dedent(
     os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
     sys.path.insert(0, sys.argv[1])
     from llm_operators.core.config import LiteLLMSettings
+    from llm_operators.core.day_source import FileTicketSource
     from llm_operators.core.ladder import Ladder, LadderPolicy
     from llm_operators.core.outputs import DayOutputs
     from llm_operators.core.triage_run import DayPlan, triage_day
@@ -276,7 +278,7 @@ KILLED_WORKER = textwrap.dedent(
     settings = LiteLLMSettings.parse(json.loads(sys.argv[2]), "worker")
     router = TriageRouter(settings, cache_responses=False)  # no LLM cache: only the checkpoint may help
     plan = DayPlan(
-        source_root=Path(sys.argv[3]),
+        source=FileTicketSource(Path(sys.argv[3])),
         outputs=DayOutputs(Path(sys.argv[4]), sys.argv[5]),
         day=date.fromisoformat(sys.argv[5]),
         concurrency=2,

@@ -30,6 +30,7 @@ from fakes import FakeLangfuseOTLP
 
 from llm_operators.chaos import DEFAULT_RESULT, ChaosServer
 from llm_operators.core.config import LiteLLMSettings
+from llm_operators.core.day_source import FileTicketSource
 from llm_operators.core.ladder import Ladder, LadderPolicy
 from llm_operators.core.models import CallRecord, CallStatus, OutcomeStatus, Ticket
 from llm_operators.core.outputs import DayOutputs
@@ -239,7 +240,7 @@ def run_traced_day(tracing: Tracing, tmp_path: Path, *, wired: bool = True) -> t
     ):
         ladder = Ladder(LadderPolicy(rungs=["cheap", "strong"]), caller=tracing.wrap_caller(router.call))
         plan = DayPlan(
-            source_root=tmp_path / "tickets",
+            source=FileTicketSource(tmp_path / "tickets"),
             outputs=DayOutputs(tmp_path / "out", DAY),
             day=date.fromisoformat(DAY),
             concurrency=8,

@@ -19,13 +19,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import InitVar, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from llm_operators.core.budget import RunBudget
 from llm_operators.core.checkpoint import Checkpoint, Entry
-from llm_operators.core.day_source import FileTicketSource, TicketSource
+from llm_operators.core.day_source import TicketSource
 from llm_operators.core.fingerprint import ticket_fingerprint
 from llm_operators.core.ladder import Ladder
 from llm_operators.core.models import CallStatus, OutcomeStatus, Ticket, TicketOutcome
@@ -34,7 +34,6 @@ from llm_operators.core.report import TriageSummary, summarise
 from llm_operators.core.ticket_source import (
     DayRead,
     DuplicateLine,
-    PathLike,
     RejectedLine,
     TicketSourceError,
     check_rejected_share,
@@ -53,13 +52,11 @@ class DayPlan:
     (tickets and unreadable lines, in file order) when the day is split into mapped batches.
 
     `source` is where the day is read from (core/day_source.py: day files, or a helpdesk).
-    `source_root` is accepted for callers written before the typed source, as shorthand for
-    `source=FileTicketSource(source_root)`; giving both is an error.
     """
 
     outputs: DayOutputs
     day: date
-    source: TicketSource | None = None
+    source: TicketSource
     concurrency: int = 16
     max_tickets: int | None = None
     first: int = 0
@@ -71,15 +68,6 @@ class DayPlan:
     # called once a ticket's outcome is recorded (e.g. to close its trace, so spans leave as it ends)
     trace_done: Callable[[Ticket], None] | None = None
     progress_every_s: float = 10.0
-    source_root: InitVar[PathLike | None] = None
-
-    def __post_init__(self, source_root: PathLike | None) -> None:
-        if source_root is not None and self.source is not None:
-            raise TypeError("DayPlan takes a ticket source or a source root, not both")
-        if source_root is not None:
-            self.source = FileTicketSource(source_root)
-        if self.source is None:
-            raise TypeError("DayPlan needs a ticket source (core/day_source.py)")
 
 
 @dataclass
@@ -132,7 +120,6 @@ def triage_day(plan: DayPlan, ladder: Ladder) -> DayResult:
     if isinstance(ladder.budget, RunBudget):
         ladder.budget.resume(sum(e.outcome.cost_usd for e in stored.values() if e.run_id == plan.run_id))
 
-    assert plan.source is not None  # DayPlan.__post_init__
     items = plan.source.read_day(plan.day, stats, plan.first)
     end = plan.first + plan.count if plan.count is not None else None
 

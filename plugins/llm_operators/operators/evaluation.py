@@ -70,6 +70,7 @@ class EvaluationTriageOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         if str(self.enabled).lower() not in ("true", "1"):
             raise AirflowSkipException("ask_every_rung is off: evaluating the outcomes already on record")
+        from llm_operators.core.day_source import FileTicketSource
         from llm_operators.core.eval_triage import ASK_EVERY_RUNG, triage_for_evaluation
         from llm_operators.core.gate import GateRules
         from llm_operators.core.ladder import Ladder, LadderPolicy
@@ -98,7 +99,7 @@ class EvaluationTriageOperator(BaseOperator):
         try:
             for day in _range(self.start, self.end):
                 plan = DayPlan(
-                    source_root=storage_path(self.source_root),
+                    source=FileTicketSource(storage_path(self.source_root)),
                     outputs=DayOutputs(root, day),
                     day=date.fromisoformat(day),
                     concurrency=settings.concurrency,
