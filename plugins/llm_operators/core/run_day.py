@@ -78,7 +78,7 @@ def resolve_run_day(
     logical_date: datetime | None,
     now: datetime,
 ) -> RunDay:
-    if param_date not in (None, "", "None"):
+    if param_date not in (None, ""):
         return RunDay(parse_day(param_date), FROM_PARAM, logical_date)
     if logical_date is not None:
         return RunDay(_utc(logical_date).date(), FROM_LOGICAL_DATE, logical_date)

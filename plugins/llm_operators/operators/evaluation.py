@@ -22,12 +22,12 @@ def _range(start: str, end: str) -> list[str]:
 
 
 def _optional_float(value: Any) -> float | None:
-    return None if value in (None, "", "None") else float(value)
+    return None if value in (None, "") else float(value)
 
 
 def _optional_str(value: Any) -> str | None:
-    """A templated string param: a native render of an empty one may be None or "None"."""
-    return None if value in (None, "", "None") else str(value)
+    """A templated string param: None (native rendering of an empty field) or "" mean unset."""
+    return None if value in (None, "") else str(value)
 
 
 class EvaluationTriageOperator(BaseOperator):

@@ -50,7 +50,7 @@ def find_or_create_jira_issue(jira: TriageJiraHook, fields: dict[str, Any], labe
 
 def _priorities(value: Any) -> dict[str, str] | None:
     """The priority mapping as given: a dict, a JSON object (from a template), or empty for the default."""
-    if value in (None, "", "None", {}):
+    if value in (None, "", {}):
         return None
     if isinstance(value, str):
         try:
