@@ -13,6 +13,7 @@ import redis
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from builders import DAY, make_outcome
+from fakes.jira import FakeJira
 from fakes.webhook import FakeReplyWebhook
 
 from llm_operators.core.delivery import ReplyMessage
@@ -269,3 +270,24 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert retry_after_seconds("3", now) == 3.0
     assert retry_after_seconds("Wed, 01 Oct 2025 12:00:30 GMT", now) == 30.0
     assert retry_after_seconds("soon", now) is None and retry_after_seconds(None) is None
+
+
+@pytest.mark.parametrize("deployment", ["cloud", "server"])
+def test_a_jira_request_gets_one_public_comment_through_the_real_client(
+    approved, ledger_redis, dag_id, monkeypatch: pytest.MonkeyPatch, deployment: str
+) -> None:
+    """Against the strict fake Jira (servicedeskapi comment endpoint) with the product's Jira hook."""
+    with FakeJira(username="bot@example.com", api_token="jira-token", deployment=deployment) as jira:
+        issue = jira.seed_issue("HELP", "Password reset link expired", "The link in the mail has expired.")
+        monkeypatch.setenv("AIRFLOW_CONN_JIRA_REPLY_FAKE", jira.airflow_conn_json())
+        ticket = _hosted(make_outcome(issue["key"]))
+        ticket.ticket = ticket.ticket.model_copy(update={"channel": "jira"})
+        outputs = approved([ticket])
+        op = _op(outputs, dag_id, jira_conn_id="jira_reply_fake", reply_webhook_conn_id="webhook_absent")
+        assert op.execute(CONTEXT) == {"sent": 1}
+        (comment,) = jira.request_comments(issue["key"])
+        assert comment["public"] is True and comment["body"] == _outbox(outputs)[issue["key"]].body
+        # a retry, re-run or backfill comments nothing twice
+        assert _op(outputs, dag_id, jira_conn_id="jira_reply_fake").execute(CONTEXT) == {"already_sent": 1}
+        assert len(jira.request_comments(issue["key"])) == 1
+        assert not jira.errors
