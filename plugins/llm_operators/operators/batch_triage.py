@@ -14,12 +14,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import Context
 
 from llm_operators.core.batch_rounds import (
     BatchRunState,
@@ -37,22 +36,18 @@ from llm_operators.core.batch_rounds import (
     replay,
     save_state,
 )
-from llm_operators.core.batches import BatchSpec, batch_outputs
+from llm_operators.core.batches import BatchSpec
 from llm_operators.core.fingerprint import ladder_fingerprint
 from llm_operators.core.ladder import LadderPolicy
-from llm_operators.core.models import CallRecord, CallStatus, RejectedLine, ReplyMode, Ticket, TicketOutcome
+from llm_operators.core.models import CallRecord, CallStatus, RejectedLine, Ticket, TicketOutcome
 from llm_operators.core.outputs import DayOutputs, write_jsonl
 from llm_operators.core.prompts import prompt_version
 from llm_operators.core.prompts import response_format as triage_schema
 from llm_operators.core.report import render_days_table, summarise
-from llm_operators.core.spotlight import DEFAULT_MODE, SpotlightMode
 from llm_operators.core.ticket_source import DayRead, DuplicateLine, check_rejected_share
-from llm_operators.core.triage_policy import ladder_policy
 from llm_operators.hooks.litellm_batch import LiteLLMBatchHook
 from llm_operators.operators.observability import prompt_source_for
-from llm_operators.operators.sources import open_ticket_source
-from llm_operators.operators.storage import day_outputs, run_day_for
-from llm_operators.operators.triage import failing_at_once, publish_asset_extra, triage_choices
+from llm_operators.operators.triage_common import TriageTaskBase, run_id_of
 
 if TYPE_CHECKING:
     from llm_operators.llm.prompt_source import ResolvedPrompt
@@ -100,7 +95,7 @@ class _Run:
         self._runner.close()
 
 
-class BatchTriageOperator(BaseOperator):
+class BatchTriageOperator(TriageTaskBase):
     """Triage one day (or one mapped batch of it) through provider batch APIs, round by round.
 
     Arguments as `TriageOperator`'s (the same prompt, reply mode and templates give the same
@@ -109,64 +104,17 @@ class BatchTriageOperator(BaseOperator):
     payload, plus the provider batches.
     """
 
-    template_fields: Sequence[str] = (
-        "source_root",
-        "output_root",
-        "run_date",
-        "max_tickets",
-        "escalate_below",
-        "max_cost_usd",
-        "batch",
-        "ticket_source",
-        "jira_project",
-        "reply_mode",
-        "judge_group",
-        "reply_templates",
-    )
     ui_color = "#eef7e8"
 
     def __init__(
         self,
         *,
-        source_root: str,
-        output_root: str,
-        run_date: str | None = None,
-        batch: dict[str, Any] | None = None,
-        max_tickets: int | None = None,
-        escalate_below: float | None = None,
-        max_cost_usd: float | None = None,
         batch_settings: dict[str, Any] | None = None,
         litellm_conn_id: str = LiteLLMBatchHook.default_conn_name,
-        redis_conn_id: str | None = "redis_default",
-        ticket_source: str = "files",
-        jira_conn_id: str | None = "jira_default",
-        jira_project: str = "HELP",
-        langfuse_conn_id: str | None = "langfuse_default",
-        reply_mode: ReplyMode = "template",
-        judge_group: str | None = None,
-        reply_templates: str | None = None,
-        spotlight: SpotlightMode = DEFAULT_MODE,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.langfuse_conn_id = langfuse_conn_id
-        self.reply_mode = reply_mode
-        self.judge_group = judge_group
-        self.reply_templates = reply_templates
-        self.spotlight = spotlight
-        self.source_root = source_root
-        self.output_root = output_root
-        self.run_date = run_date
-        self.batch = batch
-        self.max_tickets = max_tickets
-        self.escalate_below = escalate_below
-        self.max_cost_usd = max_cost_usd
+        super().__init__(litellm_conn_id=litellm_conn_id, **kwargs)
         self.batch_settings = batch_settings
-        self.litellm_conn_id = litellm_conn_id
-        self.redis_conn_id = redis_conn_id
-        self.ticket_source = ticket_source
-        self.jira_conn_id = jira_conn_id
-        self.jira_project = jira_project
 
     # -- entry points ----------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
@@ -406,20 +354,11 @@ class BatchTriageOperator(BaseOperator):
         )
 
     # -- setup and outputs -----------------------------------------------------------------------
-    def _overrides(self) -> dict[str, Any]:
-        pairs = {"escalate_below": self.escalate_below, "max_cost_usd": self.max_cost_usd}
-        return {k: v for k, v in pairs.items() if v is not None}
-
     def _open(self, context: Context) -> _Run:
-        spec = BatchSpec.model_validate(self.batch) if self.batch else None
-        day = date.fromisoformat(spec.day) if spec else run_day_for(self.run_date, context, self.log).day
-        outputs = day_outputs(self.output_root, day.isoformat())
-        if spec:
-            outputs = batch_outputs(outputs, spec.index)
+        window = self._window(context)
+        spec, day, outputs = window.spec, window.day, window.outputs
         outputs.ensure_dir()
-        with failing_at_once():
-            choices = triage_choices(self)
-            catalogue = choices.catalogue()
+        choices, catalogue = self._choices()
         prompt = self._prompt(outputs)
         hook = LiteLLMBatchHook(
             self.litellm_conn_id,
@@ -433,16 +372,7 @@ class BatchTriageOperator(BaseOperator):
             {**_model_dump(getattr(settings, "batch", None)), **(self.batch_settings or {})}
         )
         hook.batch_settings = batch
-        with failing_at_once():
-            policy = ladder_policy(
-                settings,
-                choices,
-                catalogue=catalogue,
-                rules=prompt.text,
-                prompt_name=prompt.name,
-                prompt_version=prompt.version_tag,
-                where=f"task {self.task_id!r}",
-            )
+        policy = self._policy(settings, choices, catalogue, prompt)
         tickets, rejected = self._read(day, spec)
         return _Run(
             day=day,
@@ -454,7 +384,7 @@ class BatchTriageOperator(BaseOperator):
             tickets=tickets,
             rejected=rejected,
             max_cost_usd=settings.max_cost_usd,
-            run_id=getattr(context.get("dag_run"), "run_id", None) or "manual",
+            run_id=run_id_of(context),
         )
 
     def _prompt(self, outputs: DayOutputs) -> ResolvedPrompt:
@@ -473,9 +403,7 @@ class BatchTriageOperator(BaseOperator):
 
     def _read(self, day: date, spec: BatchSpec | None) -> tuple[list[Ticket], list[RejectedLine]]:
         """The window's tickets, read again on every resume (the state holds answers, not tickets)."""
-        source = open_ticket_source(
-            self.ticket_source, self.source_root, self.jira_conn_id, self.jira_project
-        )
+        source = self._source()
         first = spec.first if spec else 0
         end = first + spec.count if spec else None
         limit = None if spec else self.max_tickets
@@ -538,7 +466,7 @@ class BatchTriageOperator(BaseOperator):
             "provider_batches": batches,
             "live_tickets": state.live_tickets,
         }
-        publish_asset_extra(self, context, payload)
+        self._publish(context, payload)
         return payload
 
 

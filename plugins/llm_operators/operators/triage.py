@@ -2,49 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from airflow.sdk import BaseOperator, Context
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import Context
 
-from llm_operators.core.batches import BatchSpec, batch_outputs
+from llm_operators.core.batches import BatchSpec
 from llm_operators.core.budget import LocalSpend, RedisSpend, RunBudget
-from llm_operators.core.config import ConfigError, LiteLLMSettings
+from llm_operators.core.config import LiteLLMSettings
 from llm_operators.core.fingerprint import ladder_fingerprint
 from llm_operators.core.ladder import Ladder
-from llm_operators.core.models import ReplyMode
 from llm_operators.core.prompts import prompt_version
 from llm_operators.core.report import render_days_table, render_models_table
-from llm_operators.core.spotlight import DEFAULT_MODE, SpotlightMode
-from llm_operators.core.triage_policy import TriageChoices, ladder_policy
 from llm_operators.core.triage_run import DayPlan, triage_day
 from llm_operators.hooks.litellm import LiteLLMHook
 from llm_operators.hooks.redis_settings import redis_settings
 from llm_operators.llm.lazy_router import LazyRouter
 from llm_operators.operators.connections import connection_exists
 from llm_operators.operators.observability import prompt_source_for, tracing_for
-from llm_operators.operators.sources import open_ticket_source
-from llm_operators.operators.storage import day_outputs, run_day_for
-
-# What an asset event carries: the per-day totals, visible in the UI without opening a file.
-ASSET_EXTRA_KEYS = (
-    "day",
-    "tickets",
-    "escalated",
-    "unresolved",
-    "calls",
-    "cache_hits",
-    "cost_usd",
-    "cache_savings_usd",
-    "by_model",
-    "output_dir",
-)
+from llm_operators.operators.triage_common import TRIAGE_TEMPLATE_FIELDS, TriageTaskBase, run_id_of
 
 
-class TriageOperator(BaseOperator):
+class TriageOperator(TriageTaskBase):
     """Reads `<source_root>/<day>.jsonl`, climbs the model ladder per ticket, writes `outcomes.jsonl`.
 
     With `batch` (a `BatchSpec` from `PlanBatchesOperator`, the argument dynamic task mapping expands
@@ -59,76 +39,20 @@ class TriageOperator(BaseOperator):
     asked; the quality gate must be given the same `reply_mode` and `reply_templates`.
     """
 
-    template_fields: Sequence[str] = (
-        "source_root",
-        "output_root",
-        "run_date",
-        "max_tickets",
-        "escalate_below",
-        "concurrency",
-        "max_cost_usd",
-        "batch",
-        "ticket_source",
-        "jira_project",
-        "reply_mode",
-        "judge_group",
-        "reply_templates",
-    )
+    template_fields: Sequence[str] = (*TRIAGE_TEMPLATE_FIELDS, "concurrency")
+    settings_override_fields = ("escalate_below", "concurrency", "max_cost_usd")
     ui_color = "#e8f4fd"
 
     def __init__(
         self,
         *,
-        source_root: str,
-        output_root: str,
-        run_date: str | None = None,
-        batch: dict[str, Any] | None = None,
-        max_tickets: int | None = None,
-        escalate_below: float | None = None,
         concurrency: int | None = None,
-        max_cost_usd: float | None = None,
         max_unresolved_share: float = 0.5,
-        litellm_conn_id: str = LiteLLMHook.default_conn_name,
-        redis_conn_id: str | None = "redis_default",
-        langfuse_conn_id: str | None = "langfuse_default",
-        ticket_source: str = "files",
-        jira_conn_id: str | None = "jira_default",
-        jira_project: str = "HELP",
-        reply_mode: ReplyMode = "template",
-        judge_group: str | None = None,
-        reply_templates: str | None = None,
-        spotlight: SpotlightMode = DEFAULT_MODE,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.reply_mode = reply_mode
-        self.judge_group = judge_group
-        self.reply_templates = reply_templates
-        self.spotlight = spotlight
-        self.ticket_source = ticket_source
-        self.jira_conn_id = jira_conn_id
-        self.jira_project = jira_project
-        self.source_root = source_root
-        self.output_root = output_root
-        self.run_date = run_date
-        self.batch = batch
-        self.max_tickets = max_tickets
-        self.escalate_below = escalate_below
         self.concurrency = concurrency
-        self.max_cost_usd = max_cost_usd
         self.max_unresolved_share = max_unresolved_share
-        self.litellm_conn_id = litellm_conn_id
-        self.redis_conn_id = redis_conn_id
-        self.langfuse_conn_id = langfuse_conn_id
-
-    def _overrides(self) -> dict[str, Any]:
-        """Task arguments/params beat the connection's defaults; None means 'not set here'."""
-        pairs = {
-            "escalate_below": self.escalate_below,
-            "concurrency": self.concurrency,
-            "max_cost_usd": self.max_cost_usd,
-        }
-        return {k: v for k, v in pairs.items() if v is not None}
 
     def _budget(self, settings: LiteLLMSettings, spec: BatchSpec | None, run_id: str, day: date) -> RunBudget:
         """The run's budget: one Redis counter for all its batches and attempts when Redis exists.
@@ -150,11 +74,9 @@ class TriageOperator(BaseOperator):
         return RunBudget(limit_usd=limit, counter=LocalSpend())
 
     def execute(self, context: Context) -> dict[str, Any]:
-        spec = BatchSpec.model_validate(self.batch) if self.batch else None
-        day = date.fromisoformat(spec.day) if spec else run_day_for(self.run_date, context, self.log).day
-        outputs = day_outputs(self.output_root, day.isoformat())
+        window = self._window(context)
+        spec, day, outputs = window.spec, window.day, window.outputs
         if spec:
-            outputs = batch_outputs(outputs, spec.index)
             self.log.info(
                 "batch %d of %d of %s: items %d..%d",
                 spec.index + 1,
@@ -164,9 +86,7 @@ class TriageOperator(BaseOperator):
                 spec.first + spec.count - 1,
             )
 
-        with failing_at_once():
-            choices = triage_choices(self)
-            catalogue = choices.catalogue()
+        choices, catalogue = self._choices()
         prompt = prompt_source_for(self.langfuse_conn_id).resolve()
         hook = LiteLLMHook(
             self.litellm_conn_id,
@@ -177,18 +97,9 @@ class TriageOperator(BaseOperator):
             prompt_version=prompt_version(catalogue, rules=prompt.text),
         )
         settings = hook.settings
-        with failing_at_once():
-            policy = ladder_policy(
-                settings,
-                choices,
-                catalogue=catalogue,
-                rules=prompt.text,
-                prompt_name=prompt.name,
-                prompt_version=prompt.version_tag,
-                where=f"task {self.task_id!r}",
-            )
+        policy = self._policy(settings, choices, catalogue, prompt)
         router = LazyRouter(hook.get_conn)  # not built at all if every ticket is reused
-        run_id = getattr(context.get("dag_run"), "run_id", None) or "manual"
+        run_id = run_id_of(context)
         tracing = tracing_for(
             self.langfuse_conn_id, run_id=run_id, dag_id=self.dag_id, day=day.isoformat(), prompt=prompt
         )
@@ -199,9 +110,7 @@ class TriageOperator(BaseOperator):
             budget=self._budget(settings, spec, run_id, day),
         )
         plan = DayPlan(
-            source=open_ticket_source(
-                self.ticket_source, self.source_root, self.jira_conn_id, self.jira_project
-            ),
+            source=self._source(),
             outputs=outputs,
             day=day,
             concurrency=settings.concurrency,
@@ -251,30 +160,5 @@ class TriageOperator(BaseOperator):
             "offline": hook.offline,
             "batch": spec.model_dump() if spec else None,
         }
-        publish_asset_extra(self, context, payload)
+        self._publish(context, payload)
         return payload
-
-
-def triage_choices(task: TriageOperator | Any) -> TriageChoices:
-    """The reply mode, judge, templates and spotlighting a triage task (live or batch) was given."""
-    return TriageChoices.parse(
-        f"task {task.task_id!r}",
-        reply_mode=task.reply_mode,
-        judge_group=task.judge_group,
-        spotlight=task.spotlight,
-        reply_templates=task.reply_templates,
-    )
-
-
-@contextmanager
-def failing_at_once() -> Iterator[None]:
-    """A wrong task argument fails the task without retries: no retry can fix it."""
-    try:
-        yield
-    except ConfigError as exc:
-        raise AirflowFailException(str(exc)) from None
-
-
-def publish_asset_extra(task: BaseOperator, context: Context, payload: dict[str, Any]) -> None:
-    for outlet in task.outlets:
-        context["outlet_events"][outlet].extra = {k: payload[k] for k in ASSET_EXTRA_KEYS if k in payload}
