@@ -10,11 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from llm_operators.get_provider_info import CONN_FIELDS
+
 REPO = Path(__file__).resolve().parents[2]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 # The offline models, chosen explicitly as a deployment would: without a litellm connection the
-# triage task fails. A test that wants real providers passes its own AIRFLOW_CONN_LITELLM_DEFAULT.
-OFFLINE_LITELLM = json.dumps({"conn_type": "litellm", "extra": {"offline": True}})
+# triage task fails. Saved the way the UI's connection form saves it (the "Offline" switch ticked,
+# every other field of the form left empty, stored as null), so every e2e day runs on a form-saved
+# connection. A test that wants real providers passes its own AIRFLOW_CONN_LITELLM_DEFAULT.
+OFFLINE_LITELLM = json.dumps(
+    {"conn_type": "litellm", "extra": {name: None for name in CONN_FIELDS} | {"offline": True}}
+)
 
 
 class AirflowEnv:
