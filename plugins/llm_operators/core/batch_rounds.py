@@ -23,7 +23,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -33,7 +33,6 @@ from llm_operators.core.models import CallRecord, CallStatus, Ticket, TicketOutc
 
 
 def request_key(
-    *,
     ticket_id: str,
     rung: int,
     group: str,
@@ -58,6 +57,60 @@ class PendingRequest(BaseModel):
     repair: bool = False
     messages: list[dict[str, str]]
     response_format: dict[str, Any] | None = None
+
+    @classmethod
+    def for_call(
+        cls,
+        *,
+        ticket_id: str,
+        rung: int,
+        group: str,
+        repair: bool,
+        messages: list[dict[str, str]],
+        response_format: dict[str, Any] | None,
+    ) -> PendingRequest:
+        """The request one ladder call stands for, keyed as its batch line will be."""
+        key = request_key(ticket_id, rung, group, repair, messages, response_format)
+        return cls(
+            key=key,
+            ticket_id=ticket_id,
+            rung=rung,
+            group=group,
+            repair=repair,
+            messages=messages,
+            response_format=response_format,
+        )
+
+    def answered(self, by: Answerer, usage: Usage, **more: Any) -> CallRecord:
+        """The record of this request answered without a live call (a batch line or the cache)."""
+        return CallRecord(
+            ticket_id=self.ticket_id,
+            rung=self.rung,
+            model_group=self.group,
+            deployment=by.deployment,
+            api_base=by.api_base,
+            repair=self.repair,
+            status=CallStatus.OK,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cost_usd=usage.cost_usd,
+            fallback_used=by.answered_group != self.group,
+            **more,
+        )
+
+
+class Answerer(Protocol):
+    """Which deployment answered a request: a provider batch, or the live call a cached answer came from."""
+
+    answered_group: str
+    deployment: str
+    api_base: str | None
+
+
+class Usage(Protocol):
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
 
 
 class BookEntry(BaseModel):
@@ -108,7 +161,7 @@ class ReplayCaller:
         metadata: dict[str, Any] | None = None,
         response_format: dict[str, Any] | None = None,
     ) -> tuple[str | None, CallRecord]:
-        key = request_key(
+        request = PendingRequest.for_call(
             ticket_id=ticket_id,
             rung=rung,
             group=group,
@@ -116,21 +169,11 @@ class ReplayCaller:
             messages=messages,
             response_format=response_format,
         )
-        entry = self.book.answers.get(key)
+        entry = self.book.answers.get(request.key)
         if entry is not None:
             return entry.content, entry.record.model_copy(deep=True)
         if self.live is None:
-            raise NeedsAnswer(
-                PendingRequest(
-                    key=key,
-                    ticket_id=ticket_id,
-                    rung=rung,
-                    group=group,
-                    repair=repair,
-                    messages=messages,
-                    response_format=response_format,
-                )
-            )
+            raise NeedsAnswer(request)
         content, record = await self.live(
             ticket_id=ticket_id,
             rung=rung,
@@ -141,7 +184,7 @@ class ReplayCaller:
             response_format=response_format,
         )
         # kept even when every deployment failed: the ladder moved on from it, and a replay must too
-        self.book.add(key, content, record)
+        self.book.add(request.key, content, record)
         return content, record
 
 
@@ -268,19 +311,10 @@ def merge_round(
         book.add(
             key,
             answer.content,
-            CallRecord(
-                ticket_id=request.ticket_id,
-                rung=request.rung,
-                model_group=request.group,
-                deployment=batch.deployment,
-                api_base=batch.api_base,
-                repair=request.repair,
-                status=CallStatus.OK,
-                prompt_tokens=answer.prompt_tokens,
-                completion_tokens=answer.completion_tokens,
-                cost_usd=answer.cost_usd,
+            request.answered(
+                batch,
+                answer,
                 latency_ms=latency_ms,
-                fallback_used=batch.answered_group != batch.group,
                 attempts=1,
                 started_at=datetime.fromtimestamp(batch.submitted_at, UTC),
             ),

@@ -39,7 +39,7 @@ from llm_operators.core.batch_rounds import (
 from llm_operators.core.batches import BatchSpec
 from llm_operators.core.fingerprint import ladder_fingerprint
 from llm_operators.core.ladder import LadderPolicy
-from llm_operators.core.models import CallRecord, CallStatus, RejectedLine, Ticket, TicketOutcome
+from llm_operators.core.models import RejectedLine, Ticket, TicketOutcome
 from llm_operators.core.outputs import DayOutputs, write_jsonl
 from llm_operators.core.prompts import prompt_version
 from llm_operators.core.prompts import response_format as triage_schema
@@ -181,21 +181,7 @@ class BatchTriageOperator(TriageTaskBase):
             state.book.add(
                 request.key,
                 hit.content,
-                CallRecord(
-                    ticket_id=request.ticket_id,
-                    rung=request.rung,
-                    model_group=request.group,
-                    deployment=hit.deployment,
-                    api_base=hit.api_base,
-                    repair=request.repair,
-                    status=CallStatus.OK,
-                    prompt_tokens=hit.prompt_tokens,
-                    completion_tokens=hit.completion_tokens,
-                    cost_usd=hit.cost_usd,
-                    cache_hit=True,
-                    fallback_used=hit.answered_group != request.group,
-                    attempts=0,
-                ),
+                request.answered(hit, hit, cache_hit=True, attempts=0),
             )
         if hits:
             self.log.info("%d requests answered from the cache: not sent", hits)
