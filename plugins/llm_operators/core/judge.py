@@ -13,7 +13,7 @@ import functools
 import hashlib
 import json
 import re
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -26,6 +26,10 @@ from llm_operators.core.spotlight import (
     reveal,
     spotlight,
 )
+
+if TYPE_CHECKING:
+    # the ladder's caller: the judge's call is one more ladder call (ladder.py imports this module)
+    from llm_operators.core.ladder import Caller
 
 # The policy as rule id -> what a reply must not do; ids are what a verdict names.
 POLICY: dict[str, str] = {
@@ -124,25 +128,9 @@ def parse_verdict(content: str | None) -> JudgeVerdict:
     return verdict
 
 
-class JudgeCaller(Protocol):
-    """The ladder's `Caller`, with the response format a judge needs (see core/ladder.py)."""
-
-    async def __call__(
-        self,
-        *,
-        ticket_id: str,
-        rung: int,
-        group: str,
-        messages: list[dict[str, str]],
-        repair: bool = False,
-        metadata: dict[str, Any] | None = None,
-        response_format: dict[str, Any] | None = None,
-    ) -> tuple[str | None, CallRecord]: ...
-
-
 async def judge_reply(
     reply: str,
-    caller: JudgeCaller,
+    caller: Caller,
     *,
     ticket_id: str,
     rung: int,
