@@ -1,5 +1,6 @@
 """A real Airflow 3 on this machine: PostgreSQL metadata DB (its own database), api-server,
-scheduler and dag-processor as separate processes, LocalExecutor or CeleryExecutor.
+scheduler and dag-processor as separate processes (and the triggerer when asked: deferrable tasks),
+LocalExecutor or CeleryExecutor.
 
 Used by tests/integration and by `make real-airflow`. Loopback only; every process is stopped and the
 database dropped on exit.
@@ -23,6 +24,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+DEFAULT_COMPONENTS = ("api-server", "scheduler", "dag-processor")
 
 
 def free_port() -> int:
@@ -84,12 +86,16 @@ class RealAirflow:
             raise RuntimeError(f"airflow {' '.join(args)} failed:\n{(result.stdout + result.stderr)[-4000:]}")
         return result.stdout
 
-    def start(self, *components: str) -> RealAirflow:
+    def start(self, *components: str, triggerer: bool = False) -> RealAirflow:
+        """`triggerer=True` also runs `airflow triggerer`: a deferred task waits forever without it."""
         (self.workdir / "home").mkdir(parents=True, exist_ok=True)
         _pg(f'CREATE DATABASE "{self.db}"')
         self.cli("db", "migrate", timeout=300)
         self.cli("pools", "set", "llm_calls", "8", "LLM calls")
-        for name in components or ("api-server", "scheduler", "dag-processor"):
+        names = list(components or DEFAULT_COMPONENTS)
+        if triggerer and "triggerer" not in names:
+            names.append("triggerer")
+        for name in names:
             self.spawn(name, name.split())
         self.wait_for(lambda: self.get("/monitor/health") is not None, 90, "the api-server")
         return self
