@@ -25,6 +25,7 @@ from pathlib import Path
 
 from airflow.sdk import DAG, Param
 
+from llm_operators.dag_params import fraction_param
 from llm_operators.operators.evaluation import EvaluationOperator, EvaluationTriageOperator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -55,35 +56,11 @@ with DAG(
             type="string",
             description="outputs of ask_every_rung runs",
         ),
-        "escalate_below": Param(
-            None,
-            type=["null", "number"],
-            minimum=0,
-            maximum=1,
-            description="live ladder threshold (empty: the litellm connection's)",
-        ),
-        "min_confidence": Param(0.65, type="number", minimum=0, maximum=1, description="live gate threshold"),
-        "max_auto_error": Param(
-            0.02,
-            type=["null", "number"],
-            minimum=0,
-            maximum=1,
-            description="target: auto-reply error rate at most",
-        ),
-        "min_p0p1_recall": Param(
-            0.99,
-            type=["null", "number"],
-            minimum=0,
-            maximum=1,
-            description="target: labelled P0/P1 paged at least",
-        ),
-        "min_accuracy": Param(
-            None,
-            type=["null", "number"],
-            minimum=0,
-            maximum=1,
-            description="target: category and priority right at least",
-        ),
+        "escalate_below": fraction_param(None, "live ladder threshold (empty: the litellm connection's)"),
+        "min_confidence": fraction_param(0.65, "live gate threshold", optional=False),
+        "max_auto_error": fraction_param(0.02, "target: auto-reply error rate at most"),
+        "min_p0p1_recall": fraction_param(0.99, "target: labelled P0/P1 paged at least"),
+        "min_accuracy": fraction_param(None, "target: category and priority right at least"),
         "langfuse_dataset": Param(
             "ticket-triage-labelled",
             type="string",
