@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plugins"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))  # the chaos provider
 
-from llm_operators.chaos import ChaosConfig, ChaosServer, ModelBehaviour
+from chaos_provider import ChaosConfig, ChaosServer, ModelBehaviour
 from llm_operators.core.offline_engine import triage_text
 from llm_operators.core.prompts import extract_ticket_text
 

@@ -17,6 +17,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 PLUGINS = REPO / "plugins"
+TOOLS = REPO / "tools"
 GENERATOR = REPO / "include" / "sample_data" / "generate_tickets.py"
 SAMPLE_TICKETS = REPO / "include" / "sample_data" / "tickets"
 RESULTS = BENCH / "results"
@@ -30,9 +31,11 @@ LADDER = ("cheap", "strong")
 
 
 def setup_imports() -> None:
-    """`plugins/` importable, and litellm's cost map read from the package (no network at import)."""
-    if str(PLUGINS) not in sys.path:
-        sys.path.insert(0, str(PLUGINS))
+    """`plugins/` and `tools/` (the chaos provider) importable, and litellm's cost map read from the
+    package (no network at import)."""
+    for path in (str(PLUGINS), str(TOOLS)):
+        if path not in sys.path:
+            sys.path.insert(0, path)
     from llm_operators.llm.environment import set_litellm_environment_defaults
 
     set_litellm_environment_defaults()

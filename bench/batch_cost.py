@@ -126,7 +126,7 @@ def main() -> int:
 
     from fakes.batch_provider import FakeBatchProvider
 
-    from llm_operators.chaos.batch_api import BatchBehaviour
+    from chaos_provider.batch_api import BatchBehaviour
 
     with (
         tempfile.TemporaryDirectory() as tmp,

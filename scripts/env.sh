@@ -12,4 +12,6 @@ _offline='{"conn_type": "litellm", "extra": {"offline": true}}'
 export AIRFLOW_CONN_LITELLM_DEFAULT="${AIRFLOW_CONN_LITELLM_DEFAULT:-$_offline}"
 export TRIAGE_OUTPUT_ROOT="${TRIAGE_OUTPUT_ROOT:-$_here/output}"
 export PATH="$_here/.venv/bin:$PATH"
+# tools/ holds test and rehearsal tools that are not product (`python -m chaos_provider --help`).
+export PYTHONPATH="$_here/tools${PYTHONPATH:+:$PYTHONPATH}"
 unset _here _offline

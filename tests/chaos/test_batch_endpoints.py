@@ -13,9 +13,9 @@ os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
 
 import pytest
 
-from llm_operators.chaos import ChaosConfig, ChaosServer
-from llm_operators.chaos.__main__ import build_batch_behaviour, build_parser
-from llm_operators.chaos.batch_api import BatchBehaviour
+from chaos_provider import ChaosConfig, ChaosServer
+from chaos_provider.__main__ import build_batch_behaviour, build_parser
+from chaos_provider.batch_api import BatchBehaviour
 from llm_operators.core.config import LiteLLMSettings
 from llm_operators.llm.batch_client import BatchClient, BatchLine, BatchPoll, BatchRef
 

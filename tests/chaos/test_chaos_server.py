@@ -1,4 +1,4 @@
-"""Tests for the chaos LLM provider (plugins/llm_operators/chaos), over real loopback HTTP,
+"""Tests for the chaos LLM provider (tools/chaos_provider), over real loopback HTTP,
 including the real litellm client (OpenAI and Anthropic paths, Router fallbacks)."""
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from pathlib import Path
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # before litellm is imported: no network
 
-_PLUGINS = str(Path(__file__).resolve().parents[2] / "plugins")
-if _PLUGINS not in sys.path:
-    sys.path.insert(0, _PLUGINS)
+_TOOLS = str(Path(__file__).resolve().parents[2] / "tools")
+if _TOOLS not in sys.path:
+    sys.path.insert(0, _TOOLS)
 
 import litellm  # noqa: E402
 import pytest  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
-from llm_operators.chaos import (  # noqa: E402
+from chaos_provider import (  # noqa: E402
     DEFAULT_RESULT,
     MALFORMED_KINDS,
     ChaosConfig,
@@ -465,10 +465,10 @@ def test_refuses_non_loopback_hosts(host):
 def test_cli_serves_and_terminates(tmp_path):
     config = tmp_path / "chaos.json"
     config.write_text(json.dumps({"models": {"cheap": {"result": {"confidence": 0.3}}}}))
-    env = {**os.environ, "PYTHONPATH": _PLUGINS}
+    env = {**os.environ, "PYTHONPATH": _TOOLS}
     proc = subprocess.Popen(
         [
-            *(sys.executable, "-m", "llm_operators.chaos", "--port", "0", "--config", str(config)),
+            *(sys.executable, "-m", "chaos_provider", "--port", "0", "--config", str(config)),
             *("--error-rate", "503=0.0", "--latency-ms", "1"),
         ],
         stdout=subprocess.PIPE,

@@ -7,7 +7,7 @@ import time
 import urllib.error
 import urllib.request
 
-from llm_operators.chaos import ChaosServer
+from chaos_provider import ChaosServer
 
 
 def post(server: ChaosServer, model: str) -> tuple[int, dict[str, str]]:

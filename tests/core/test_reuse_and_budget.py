@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from builders import generate_day
 
-from llm_operators.chaos.config import DEFAULT_RESULT
+from chaos_provider.config import DEFAULT_RESULT
 from llm_operators.core.budget import LocalSpend, RedisSpend, RunBudget
 from llm_operators.core.config import offline_settings
 from llm_operators.core.day_source import FileTicketSource

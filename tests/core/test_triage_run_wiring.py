@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from llm_operators.chaos.config import DEFAULT_RESULT
+from chaos_provider.config import DEFAULT_RESULT
 from llm_operators.core.config import LiteLLMSettings
 from llm_operators.core.day_source import FileTicketSource
 from llm_operators.core.fingerprint import ladder_fingerprint, run_fingerprint

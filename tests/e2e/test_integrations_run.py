@@ -11,7 +11,7 @@ import redis
 from e2e.conftest import AirflowEnv
 from fakes import FakeJira, FakeLangfuseOTLP, FakeSlack
 
-from llm_operators.chaos import ChaosServer
+from chaos_provider import ChaosServer
 from llm_operators.core.offline_engine import triage_text
 from llm_operators.core.prompts import SYSTEM_PROMPT, extract_ticket_text
 from llm_operators.llm.prompt_source import DEFAULT_PROMPT_NAME as MANAGED_PROMPT

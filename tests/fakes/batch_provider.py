@@ -8,9 +8,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from chaos_provider.batch_api import BatchAPI, BatchBehaviour, ChaosLineAnswerer
+from chaos_provider.config import ChaosConfig
 from fakes.base import FakeServer, Request, Response, json_response
-from llm_operators.chaos.batch_api import BatchAPI, BatchBehaviour, ChaosLineAnswerer
-from llm_operators.chaos.config import ChaosConfig
 
 ContentFn = Callable[[str, list[dict[str, Any]]], str]
 

@@ -13,7 +13,7 @@ import redis
 from fakes import FakeJira, FakeSlack
 from integration.real_airflow import RealAirflow
 
-from llm_operators.chaos import ChaosServer
+from chaos_provider import ChaosServer
 from llm_operators.core.offline_engine import triage_text
 from llm_operators.core.prompts import extract_ticket_text
 

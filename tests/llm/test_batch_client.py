@@ -15,7 +15,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from fakes.batch_provider import FakeBatchProvider
 
-from llm_operators.chaos.batch_api import BatchBehaviour
+from chaos_provider.batch_api import BatchBehaviour
 from llm_operators.core.config import LiteLLMSettings
 from llm_operators.llm.batch_client import BatchClient, BatchCreateError, BatchLine, BatchPoll, BatchRef
 

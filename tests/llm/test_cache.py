@@ -21,7 +21,7 @@ import litellm
 import pytest
 from builders import generate_day
 
-from llm_operators.chaos import ChaosConfig, ChaosServer
+from chaos_provider import ChaosConfig, ChaosServer
 from llm_operators.core.config import LiteLLMSettings
 from llm_operators.core.day_source import FileTicketSource
 from llm_operators.core.ladder import Ladder, LadderPolicy

@@ -18,7 +18,7 @@ os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")  # no GitH
 
 import pytest
 
-from llm_operators.chaos import MALFORMED_KINDS, ChaosConfig, ChaosServer
+from chaos_provider import MALFORMED_KINDS, ChaosConfig, ChaosServer
 from llm_operators.core.config import LiteLLMSettings
 from llm_operators.core.ladder import Budget, Ladder, LadderPolicy
 from llm_operators.core.models import CallStatus, OutcomeStatus, Ticket, TicketLabels, TicketOutcome

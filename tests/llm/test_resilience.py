@@ -26,7 +26,7 @@ os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")  # no GitH
 import pytest
 from builders import generate_day
 
-from llm_operators.chaos import ChaosConfig, ChaosServer
+from chaos_provider import ChaosConfig, ChaosServer
 from llm_operators.core.config import LiteLLMSettings
 from llm_operators.core.day_source import FileTicketSource
 from llm_operators.core.ladder import Ladder, LadderPolicy

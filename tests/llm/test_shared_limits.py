@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from builders import generate_day
 
-from llm_operators.chaos import ChaosServer
+from chaos_provider import ChaosServer
 
 REPO = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("limits_worker.py")

@@ -28,7 +28,7 @@ import litellm
 import pytest
 from fakes import FakeLangfuseOTLP
 
-from llm_operators.chaos import DEFAULT_RESULT, ChaosServer
+from chaos_provider import DEFAULT_RESULT, ChaosServer
 from llm_operators.core.config import LiteLLMSettings
 from llm_operators.core.day_source import FileTicketSource
 from llm_operators.core.ladder import Ladder, LadderPolicy

@@ -16,7 +16,7 @@ import pytest
 from airflow.sdk.exceptions import TaskDeferred
 from fakes.batch_provider import FakeBatchProvider
 
-from llm_operators.chaos.batch_api import BatchBehaviour
+from chaos_provider.batch_api import BatchBehaviour
 from llm_operators.core.fingerprint import ticket_fingerprint
 from llm_operators.core.judge import JUDGE_HEADER
 from llm_operators.core.models import Ticket

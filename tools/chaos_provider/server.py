@@ -3,7 +3,7 @@ Anthropic Messages, injecting latency, errors, hangs, outages and malformed answ
 Files and Batches endpoints are mounted in front (chaos/batch_api.py, `ChaosServer.batch_api`).
 
 Stdlib (``http.server.ThreadingHTTPServer``) + pydantic only; no litellm / airflow imports.
-See ``python -m llm_operators.chaos --help`` (``__main__.py``) for the operator documentation.
+See ``python -m chaos_provider --help`` (``__main__.py``) for the operator documentation.
 """
 
 from __future__ import annotations

@@ -1,16 +1,17 @@
-"""Fault-injecting ("chaos") LLM provider for tests and outage rehearsals.
+"""Fault-injecting ("chaos") LLM provider for tests and outage rehearsals: a tool, not product,
+so it lives in tools/ outside the installed ``llm_operators`` package.
 
 Speaks OpenAI Chat Completions (``/v1/chat/completions``) and Anthropic Messages
 (``/v1/messages``) on 127.0.0.1 only, and injects latency, HTTP errors, hangs, outages and
 malformed triage answers according to a per-model :class:`ChaosConfig`.
 
-    from llm_operators.chaos import ChaosConfig, ChaosServer
+    from chaos_provider import ChaosConfig, ChaosServer
 
     with ChaosServer(ChaosConfig(models={"primary": {"outage": True}})) as server:
         litellm.completion(model="openai/primary", api_base=server.openai_base, api_key="sk-x", ...)
         server.stats()["models"]["primary"]["outcomes"]  # {"outage": 1}
 
-Operator docs (command line): ``python -m llm_operators.chaos --help``.
+Operator docs (command line): ``python -m chaos_provider --help``.
 Stdlib + pydantic only: importing this package never imports litellm or airflow.
 """
 

@@ -5,9 +5,10 @@ OpenAI Chat Completions and Anthropic Messages and injects latency, HTTP errors,
 hangs, outages and malformed triage answers.  Runs in the foreground until Ctrl-C
 (or SIGTERM).  The first line printed is the URL (useful with --port 0).
 
-Start it (``plugins/`` must be importable; Airflow puts it on sys.path itself):
+Start it from the repository (``tools/`` must be importable; ``source scripts/env.sh`` puts it on
+PYTHONPATH):
 
-    PYTHONPATH=plugins python -m llm_operators.chaos --port 8999 \\
+    PYTHONPATH=tools python -m chaos_provider --port 8999 \\
         --latency-ms 200 --error-rate 503=0.3 --error-rate 429=0.1 \\
         --timeout-rate 0.05 --malformed-rate 0.1 --malformed-kind not_json \\
         --outage-window 10:70
@@ -105,7 +106,7 @@ def _window(text: str) -> dict[str, float]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m llm_operators.chaos",
+        prog="python -m chaos_provider",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
