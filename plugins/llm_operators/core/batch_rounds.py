@@ -32,21 +32,6 @@ from llm_operators.core.ladder import Budget, Caller, Ladder, LadderPolicy
 from llm_operators.core.models import CallRecord, CallStatus, Ticket, TicketOutcome
 
 
-def request_key(
-    ticket_id: str,
-    rung: int,
-    group: str,
-    repair: bool,
-    messages: list[dict[str, str]],
-    response_format: dict[str, Any] | None,
-) -> str:
-    """A batch line's `custom_id` (OpenAI allows 64 characters): the same request, the same key."""
-    payload = json.dumps(
-        [ticket_id, rung, group, repair, messages, response_format], sort_keys=True, separators=(",", ":")
-    )
-    return "r" + hashlib.sha256(payload.encode()).hexdigest()[:47]
-
-
 class PendingRequest(BaseModel):
     """A request some ticket's ladder is waiting for."""
 
@@ -69,10 +54,13 @@ class PendingRequest(BaseModel):
         messages: list[dict[str, str]],
         response_format: dict[str, Any] | None,
     ) -> PendingRequest:
-        """The request one ladder call stands for, keyed as its batch line will be."""
-        key = request_key(ticket_id, rung, group, repair, messages, response_format)
+        """The request one ladder call stands for. Its key is the batch line's `custom_id` (OpenAI
+        allows 64 characters): the same request, the same key."""
+        payload = json.dumps(
+            [ticket_id, rung, group, repair, messages, response_format], sort_keys=True, separators=(",", ":")
+        )
         return cls(
-            key=key,
+            key="r" + hashlib.sha256(payload.encode()).hexdigest()[:47],
             ticket_id=ticket_id,
             rung=rung,
             group=group,
