@@ -41,7 +41,6 @@ from llm_operators.core.fingerprint import ladder_fingerprint
 from llm_operators.core.ladder import LadderPolicy
 from llm_operators.core.models import RejectedLine, Ticket, TicketOutcome
 from llm_operators.core.outputs import DayOutputs, write_jsonl
-from llm_operators.core.prompts import prompt_version
 from llm_operators.core.prompts import response_format as triage_schema
 from llm_operators.core.report import render_days_table, summarise
 from llm_operators.core.ticket_source import DayRead, DuplicateLine, check_rejected_share
@@ -346,13 +345,7 @@ class BatchTriageOperator(TriageTaskBase):
         outputs.ensure_dir()
         choices, catalogue = self._choices()
         prompt = self._prompt(outputs)
-        hook = LiteLLMBatchHook(
-            self.litellm_conn_id,
-            redis_conn_id=self.redis_conn_id,
-            settings_overrides=self._overrides(),
-            # the same answer-cache namespace as live triage under the same prompt
-            prompt_version=prompt_version(catalogue, rules=prompt.text),
-        )
+        hook = self._hook(LiteLLMBatchHook, catalogue, prompt)
         settings = hook.settings
         batch = BatchSettings.model_validate(
             {**_model_dump(getattr(settings, "batch", None)), **(self.batch_settings or {})}

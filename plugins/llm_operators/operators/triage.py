@@ -13,7 +13,6 @@ from llm_operators.core.budget import LocalSpend, RedisSpend, RunBudget
 from llm_operators.core.config import LiteLLMSettings
 from llm_operators.core.fingerprint import ladder_fingerprint
 from llm_operators.core.ladder import Ladder
-from llm_operators.core.prompts import prompt_version
 from llm_operators.core.report import render_days_table, render_models_table
 from llm_operators.core.triage_run import DayPlan, triage_day
 from llm_operators.hooks.litellm import LiteLLMHook
@@ -88,14 +87,7 @@ class TriageOperator(TriageTaskBase):
 
         choices, catalogue = self._choices()
         prompt = prompt_source_for(self.langfuse_conn_id).resolve()
-        hook = LiteLLMHook(
-            self.litellm_conn_id,
-            redis_conn_id=self.redis_conn_id,
-            settings_overrides=self._overrides(),
-            # what the models are shown: the answer cache's namespace, so a new prompt or catalogue
-            # is never served answers made for the old one
-            prompt_version=prompt_version(catalogue, rules=prompt.text),
-        )
+        hook = self._hook(LiteLLMHook, catalogue, prompt)
         settings = hook.settings
         policy = self._policy(settings, choices, catalogue, prompt)
         router = LazyRouter(hook.get_conn)  # not built at all if every ticket is reused

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
@@ -19,6 +19,7 @@ from llm_operators.core.day_source import TicketSource
 from llm_operators.core.ladder import LadderPolicy
 from llm_operators.core.models import ReplyMode
 from llm_operators.core.outputs import DayOutputs
+from llm_operators.core.prompts import prompt_version
 from llm_operators.core.reply_templates import Catalogue
 from llm_operators.core.spotlight import DEFAULT_MODE, SpotlightMode
 from llm_operators.core.triage_policy import TriageChoices, ladder_policy
@@ -28,6 +29,8 @@ from llm_operators.operators.storage import day_outputs, run_day_for
 
 if TYPE_CHECKING:
     from llm_operators.llm.prompt_source import ResolvedPrompt
+
+H = TypeVar("H", bound=LiteLLMHook)
 
 # What an asset event carries: the per-day totals, visible in the UI without opening a file.
 ASSET_EXTRA_KEYS = (
@@ -158,6 +161,16 @@ class TriageTaskBase(BaseOperator):
                 prompt_version=prompt.version_tag,
                 where=f"task {self.task_id!r}",
             )
+
+    def _hook(self, hook_class: type[H], catalogue: Catalogue, prompt: ResolvedPrompt) -> H:
+        return hook_class(
+            self.litellm_conn_id,
+            redis_conn_id=self.redis_conn_id,
+            settings_overrides=self._overrides(),
+            # what the models are shown: the answer cache's namespace, so a new prompt or catalogue
+            # is never served answers made for the old one (live and batch share it)
+            prompt_version=prompt_version(catalogue, rules=prompt.text),
+        )
 
     def _source(self) -> TicketSource:
         return open_ticket_source(self.ticket_source, self.source_root, self.jira_conn_id, self.jira_project)
