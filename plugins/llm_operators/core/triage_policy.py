@@ -60,12 +60,8 @@ def ladder_policy(
             f"{where}: judge_group={choices.judge_group!r} is not a model group of the connection "
             f"(groups: {', '.join(sorted(groups))})"
         )
-    return LadderPolicy(
-        rungs=settings.ladder,
-        escalate_below=settings.escalate_below,
-        repair_attempts=settings.repair_attempts,
-        max_body_chars=settings.max_body_chars,
-        redact_pii_for_llm=settings.redact_pii_for_llm,
+    return settings_policy(
+        settings,
         catalogue=catalogue,
         spotlight=choices.spotlight,
         reply_mode=choices.reply_mode,
@@ -73,4 +69,19 @@ def ladder_policy(
         rules=rules,
         prompt_name=prompt_name,
         prompt_version=prompt_version,
+    )
+
+
+def settings_policy(
+    settings: LiteLLMSettings, *, escalate_below: float | None = None, **choices: Any
+) -> LadderPolicy:
+    """The part of a policy the connection's settings decide, plus the task's `choices`;
+    `escalate_below` overrides the settings' (the evaluation's every-rung triage)."""
+    return LadderPolicy(
+        rungs=settings.ladder,
+        escalate_below=settings.escalate_below if escalate_below is None else escalate_below,
+        repair_attempts=settings.repair_attempts,
+        max_body_chars=settings.max_body_chars,
+        redact_pii_for_llm=settings.redact_pii_for_llm,
+        **choices,
     )

@@ -73,8 +73,9 @@ class EvaluationTriageOperator(BaseOperator):
         from llm_operators.core.day_source import FileTicketSource
         from llm_operators.core.eval_triage import ASK_EVERY_RUNG, triage_for_evaluation
         from llm_operators.core.gate import GateRules
-        from llm_operators.core.ladder import Ladder, LadderPolicy
+        from llm_operators.core.ladder import Ladder
         from llm_operators.core.outputs import DayOutputs
+        from llm_operators.core.triage_policy import settings_policy
         from llm_operators.core.triage_run import DayPlan
         from llm_operators.hooks.litellm import LiteLLMHook
         from llm_operators.operators.storage import storage_path
@@ -85,13 +86,7 @@ class EvaluationTriageOperator(BaseOperator):
         rules = GateRules.parse({"min_confidence": float(self.min_confidence)}, "params.min_confidence")
         router = hook.get_conn()
         ladder = Ladder(
-            LadderPolicy(
-                rungs=settings.ladder,
-                escalate_below=ASK_EVERY_RUNG,
-                repair_attempts=settings.repair_attempts,
-                max_body_chars=settings.max_body_chars,
-                redact_pii_for_llm=settings.redact_pii_for_llm,
-            ),
+            settings_policy(settings, escalate_below=ASK_EVERY_RUNG),
             caller=router.call,
         )
         root = storage_path(self.output_root)
