@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from llm_operators.core.config import BatchSettings
 from llm_operators.core.ladder import Budget, Caller, Ladder, LadderPolicy
@@ -35,7 +35,7 @@ from llm_operators.core.models import CallRecord, CallStatus, Ticket, TicketOutc
 class PendingRequest(BaseModel):
     """A request some ticket's ladder is waiting for."""
 
-    key: str
+    key: str = ""  # computed from the request when not given
     ticket_id: str
     rung: int
     group: str
@@ -43,30 +43,28 @@ class PendingRequest(BaseModel):
     messages: list[dict[str, str]]
     response_format: dict[str, Any] | None = None
 
-    @classmethod
-    def for_call(
-        cls,
-        *,
-        ticket_id: str,
-        rung: int,
-        group: str,
-        repair: bool,
-        messages: list[dict[str, str]],
-        response_format: dict[str, Any] | None,
-    ) -> PendingRequest:
-        """The request one ladder call stands for. Its key is the batch line's `custom_id` (OpenAI
-        allows 64 characters): the same request, the same key."""
-        payload = json.dumps(
-            [ticket_id, rung, group, repair, messages, response_format], sort_keys=True, separators=(",", ":")
-        )
-        return cls(
-            key="r" + hashlib.sha256(payload.encode()).hexdigest()[:47],
-            ticket_id=ticket_id,
-            rung=rung,
-            group=group,
-            repair=repair,
-            messages=messages,
-            response_format=response_format,
+    @model_validator(mode="after")
+    def _key_from_request(self) -> PendingRequest:
+        """No key given: the batch line's `custom_id` (OpenAI allows 64 characters), the same for the
+        same request."""
+        if not self.key:
+            payload = json.dumps(
+                [self.ticket_id, self.rung, self.group, self.repair, self.messages, self.response_format],
+                sort_keys=True,
+                separators=(",", ":"),
+            )
+            self.key = "r" + hashlib.sha256(payload.encode()).hexdigest()[:47]
+        return self
+
+    async def ask(self, caller: Caller, metadata: dict[str, Any] | None) -> tuple[str | None, CallRecord]:
+        return await caller(
+            ticket_id=self.ticket_id,
+            rung=self.rung,
+            group=self.group,
+            messages=self.messages,
+            repair=self.repair,
+            metadata=metadata,
+            response_format=self.response_format,
         )
 
     def answered(self, by: Answerer, usage: Usage, **more: Any) -> CallRecord:
@@ -149,7 +147,7 @@ class ReplayCaller:
         metadata: dict[str, Any] | None = None,
         response_format: dict[str, Any] | None = None,
     ) -> tuple[str | None, CallRecord]:
-        request = PendingRequest.for_call(
+        request = PendingRequest(
             ticket_id=ticket_id,
             rung=rung,
             group=group,
@@ -162,15 +160,7 @@ class ReplayCaller:
             return entry.content, entry.record.model_copy(deep=True)
         if self.live is None:
             raise NeedsAnswer(request)
-        content, record = await self.live(
-            ticket_id=ticket_id,
-            rung=rung,
-            group=group,
-            messages=messages,
-            repair=repair,
-            metadata=metadata,
-            response_format=response_format,
-        )
+        content, record = await request.ask(self.live, metadata)
         # kept even when every deployment failed: the ladder moved on from it, and a replay must too
         self.book.add(request.key, content, record)
         return content, record
