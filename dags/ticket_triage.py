@@ -49,6 +49,7 @@ from pathlib import Path
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Asset, Param
 
+from llm_operators.dag_params import fraction_param
 from llm_operators.operators.auto_reply import AutoReplyOperator
 from llm_operators.operators.batches import DEFAULT_BATCH_SIZE, MergeBatchesOperator, PlanBatchesOperator
 from llm_operators.operators.gate import QualityGateOperator
@@ -137,19 +138,12 @@ with DAG(
             minimum=1,
             description="Triage at most this many tickets of the day (a trial run)",
         ),
-        "min_confidence": Param(
-            0.65,
-            type="number",
-            minimum=0,
-            maximum=1,
-            description="Gate: below this confidence a ticket goes to manual review",
+        "min_confidence": fraction_param(
+            0.65, "Gate: below this confidence a ticket goes to manual review", optional=False
         ),
-        "escalate_below": Param(
+        "escalate_below": fraction_param(
             None,
-            type=["null", "number"],
-            minimum=0,
-            maximum=1,
-            description="Ladder: climb to the next model below this confidence "
+            "Ladder: climb to the next model below this confidence "
             "(empty = the litellm connection's setting, default 0.7)",
         ),
         "max_cost_usd": Param(
