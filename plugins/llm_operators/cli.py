@@ -155,7 +155,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         summary["llm_calls"] = result.llm_calls
     status = 0
     if langfuse is not None:
-        published = _langfuse_dataset_run(args, langfuse, result)
+        published = _publish_dataset_run(args, langfuse, result)
         status = 0 if published is not None else 1
         if args.json:
             summary["langfuse"] = published
@@ -164,7 +164,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     return status
 
 
-def _langfuse_dataset_run(args: argparse.Namespace, settings: Any, result: Any) -> dict[str, Any] | None:
+def _publish_dataset_run(args: argparse.Namespace, settings: Any, result: Any) -> dict[str, Any] | None:
     """The evaluation as a Langfuse dataset run; None (and the reason on stderr) when Langfuse refused.
     The report files are written already: nothing of the evaluation is lost."""
     from dataclasses import asdict

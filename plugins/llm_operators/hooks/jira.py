@@ -59,36 +59,31 @@ class TriageJiraHook(JiraHook):
     def cloud(self) -> bool:
         return self.deployment == "cloud"
 
+    def _site(self) -> dict[str, Any]:
+        """Site, credentials and transport, the same for the Jira and the Service Management client."""
+        conn = self.connection
+        return {
+            "url": conn.host,
+            "username": conn.login,
+            "password": conn.password,
+            "verify_ssl": conn.extra_dejson.get("verify", True),
+            "proxies": self.proxies,
+            "cloud": self.cloud,
+        }
+
     @cached_property
     def api(self) -> Any:
         """atlassian-python-api's client: API v3 with `cloud=True` on Cloud, API v2 on Server/DC."""
         from atlassian import Jira
 
-        conn = self.connection
-        return Jira(
-            url=conn.host,
-            username=conn.login,
-            password=conn.password,
-            verify_ssl=conn.extra_dejson.get("verify", True),
-            proxies=self.proxies,
-            cloud=self.cloud,
-            api_version="3" if self.cloud else "2",
-        )
+        return Jira(**self._site(), api_version="3" if self.cloud else "2")
 
     @cached_property
     def service_desk(self) -> Any:
         """The Jira Service Management client for the same site and credentials."""
         from atlassian import ServiceDesk
 
-        conn = self.connection
-        return ServiceDesk(
-            url=conn.host,
-            username=conn.login,
-            password=conn.password,
-            verify_ssl=conn.extra_dejson.get("verify", True),
-            proxies=self.proxies,
-            cloud=self.cloud,
-        )
+        return ServiceDesk(**self._site())
 
     def get_conn(self) -> Any:
         self.client = self.api

@@ -185,7 +185,7 @@ class EvaluationOperator(BaseOperator):
             self.log.warning("no outcomes for %s", ", ".join(result.missing_days))
         self.log.info("%s\n\nreport: %s", render_text(result.evaluation, result.replay), result.report)
         rec = result.replay.recommendation if result.replay else None
-        langfuse = self._langfuse_dataset_run(result)
+        langfuse = self._publish_dataset_run(result)
         return {
             **result.evaluation.summary_json(),
             "recommendation": rec.model_dump(mode="json", exclude={"point"}) if rec else None,
@@ -200,7 +200,7 @@ class EvaluationOperator(BaseOperator):
             "langfuse": langfuse,
         }
 
-    def _langfuse_dataset_run(self, result: Any) -> dict[str, Any] | None:
+    def _publish_dataset_run(self, result: Any) -> dict[str, Any] | None:
         """With Langfuse configured, the evaluation as a dataset run (llm/langfuse_datasets.py). A refusal
         fails the task after the report is written; a retry sends only what is missing."""
         from dataclasses import asdict
