@@ -180,3 +180,21 @@ def test_one_budget_across_mapped_batches(tmp_path: Path, redis_spend_key: tuple
     assert sum(1 for _, r in big_caller.calls if r == 1) == 3
     assert big.run_spent_usd == pytest.approx(float(client.get(key)))
     assert float(client.get(key)) == pytest.approx(COST * (len(small_caller.calls) + len(big_caller.calls)))
+
+
+def test_the_same_run_cleared_after_it_finished_reuses_rather_than_resumes(
+    tmp_path: Path, day: list[str]
+) -> None:
+    """`airflow backfill create --reprocess-behavior completed` clears and re-runs the existing run
+    (same run id): that execution asks no one, so its outcomes are cache hits that cost nothing,
+    while a retry of an unfinished run resumes what it had paid for (the test above)."""
+    first = run(plan_for(tmp_path, "scheduled__2025-10-01"), FakeCaller())
+    assert first.summary.cost_usd > 0
+    caller = FakeCaller()
+    again = run(plan_for(tmp_path, "scheduled__2025-10-01"), caller)
+    assert caller.calls == []
+    assert (again.reused, again.resumed) == (len(day), 0)
+    assert again.summary.cost_usd == 0 and again.summary.cache_hits == again.summary.calls > 0
+    # and a third execution is the same: the second one finished the day too
+    third = run(plan_for(tmp_path, "scheduled__2025-10-01"), FakeCaller())
+    assert (third.reused, third.resumed, third.summary.cost_usd) == (len(day), 0, 0)

@@ -93,7 +93,8 @@ def outcomes(tmp_path: Path) -> list[dict[str, Any]]:
 def checkpoint_fingerprints(tmp_path: Path, run_id: str) -> set[str]:
     """The ticket fingerprints the run's outcomes were recorded under (fingerprint, run id, outcome)."""
     lines = (tmp_path / DAY / "checkpoint.jsonl").read_text().splitlines()
-    return {fp for fp, rid, _ in (x.split("\t", 2) for x in lines) if rid == run_id}
+    entries = (x.split("\t", 2) for x in lines if not x.startswith("#"))  # not the day-complete marks
+    return {fp for fp, rid, _ in entries if rid == run_id}
 
 
 def answer_keys(ns: str, version: str) -> list[bytes]:

@@ -7,7 +7,9 @@ once flushed it is the kernel's, so a killed worker loses nothing. It is fsynced
 is the last second's tickets, triaged again. A worker killed mid-write leaves at most one torn last
 line, which is ignored on load (that ticket is simply triaged again). The later line for a ticket
 wins. The file is kept when the day is complete: it is what makes a re-run free (core/triage_run.py
-decides what may be reused).
+decides what may be reused). A complete day ends with a `#complete\t<run id>` line, so that running
+the same run again (Airflow's backfill with `--reprocess-behavior completed` clears and re-runs the
+existing run) reuses its outcomes as a re-run, while a retry of an unfinished run resumes them.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
 
 from llm_operators.core.models import TicketOutcome
+
+COMPLETE = "#complete"
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class Entry:
     fingerprint: str  # core/fingerprint.py: the settings, prompt and ticket the outcome was made from
     run_id: str  # the run that paid for it
     outcome: TicketOutcome
+    completed: bool = False  # that run finished the day after this outcome was made
 
 
 class Checkpoint:
@@ -50,6 +55,12 @@ class Checkpoint:
             for raw in fh:
                 self._torn_tail = not raw.endswith(b"\n")
                 parts = raw.decode("utf-8", errors="replace").split("\t", 2)
+                if len(parts) == 2 and parts[0] == COMPLETE and not self._torn_tail:
+                    finished_run = parts[1].rstrip("\n")
+                    for key, entry in done.items():
+                        if entry.run_id == finished_run:
+                            done[key] = replace(entry, completed=True)
+                    continue
                 if len(parts) != 3:
                     continue  # torn, or written by an older version: triaged again
                 fingerprint, run_id, payload = parts
@@ -60,17 +71,25 @@ class Checkpoint:
                 done[outcome.ticket_id] = Entry(fingerprint, run_id, outcome)
         return done
 
-    def append(self, outcome: TicketOutcome, fingerprint: str) -> None:
+    def _write(self, line: str) -> None:
         if self._fh is None:
             self._fh = self.path.open("ab")
             if self._torn_tail:
-                # without this the first new entry would be glued to the torn line and lost with it
+                # without this the first new line would be glued to the torn line and lost with it
                 self._fh.write(b"\n")
                 self._torn_tail = False
-        self._fh.write(f"{fingerprint}\t{self.run_id}\t{outcome.model_dump_json()}\n".encode())
+        self._fh.write(line.encode())
+
+    def append(self, outcome: TicketOutcome, fingerprint: str) -> None:
+        self._write(f"{fingerprint}\t{self.run_id}\t{outcome.model_dump_json()}\n")
         self._fh.flush()
         if time.monotonic() - self._synced_at >= self.sync_every_s:
             self._sync()
+
+    def mark_complete(self) -> None:
+        """The run finished the day: its outcomes so far are a finished run's (see the module doc)."""
+        self._write(f"{COMPLETE}\t{self.run_id}\n")
+        self.close()
 
     def _sync(self) -> None:
         self._synced_at = time.monotonic()

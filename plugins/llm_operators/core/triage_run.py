@@ -118,7 +118,9 @@ def triage_day(plan: DayPlan, ladder: Ladder) -> DayResult:
     fingerprints: dict[str, str] = {}
     resumed = reused = 0
     if isinstance(ladder.budget, RunBudget):
-        ladder.budget.resume(sum(e.outcome.cost_usd for e in stored.values() if e.run_id == plan.run_id))
+        ladder.budget.resume(
+            sum(e.outcome.cost_usd for e in stored.values() if e.run_id == plan.run_id and not e.completed)
+        )
 
     items = plan.source.read_day(plan.day, stats, plan.first)
     end = plan.first + plan.count if plan.count is not None else None
@@ -142,7 +144,10 @@ def triage_day(plan: DayPlan, ladder: Ladder) -> DayResult:
             fingerprint = fingerprints[item.id] = ticket_fingerprint(plan.fingerprint, item)
             entry = stored.get(item.id)
             if entry is not None and entry.fingerprint == fingerprint:
-                if entry.run_id == plan.run_id and not _failed_by_provider(entry.outcome):
+                # an unfinished attempt of this run: resume; a finished run (this one, cleared and run
+                # again, or another): reuse, as cache hits, since this execution asks no one
+                resumable = entry.run_id == plan.run_id and not entry.completed
+                if resumable and not _failed_by_provider(entry.outcome):
                     resumed += 1
                     finished[item.id] = entry.outcome
                     continue
@@ -188,6 +193,7 @@ def triage_day(plan: DayPlan, ladder: Ladder) -> DayResult:
             f"(more than {plan.max_unresolved_share:.0%}): providers look down; failing so Airflow retries. "
             f"First error: {failed[0].error}"
         )
+    checkpoint.mark_complete()
     return DayResult(summary=summary, read=stats, resumed=resumed, reused=reused, rejected=rejected)
 
 
