@@ -72,6 +72,8 @@ class RealAirflow:
                 "LITELLM_LOCAL_MODEL_COST_MAP": "True",
                 "TRIAGE_OUTPUT_ROOT": str(workdir / "output"),
                 "TRIAGE_TASK_RETRIES": "0",
+                # the offline models, chosen explicitly as a deployment must (a test may override it)
+                "AIRFLOW_CONN_LITELLM_DEFAULT": '{"conn_type": "litellm", "extra": {"offline": true}}',
             }
         )
         self.env.update(env)
