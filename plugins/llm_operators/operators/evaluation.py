@@ -185,7 +185,7 @@ class EvaluationOperator(BaseOperator):
             self.log.warning("no outcomes for %s", ", ".join(result.missing_days))
         self.log.info("%s\n\nreport: %s", render_text(result.evaluation, result.replay), result.report)
         rec = result.replay.recommendation if result.replay else None
-        langfuse = self._publish_dataset_run(result)
+        dataset_run = self._publish_dataset_run(result)
         return {
             **result.evaluation.summary_json(),
             "recommendation": rec.model_dump(mode="json", exclude={"point"}) if rec else None,
@@ -197,7 +197,7 @@ class EvaluationOperator(BaseOperator):
             "report": str(result.report),
             "llm_calls": result.llm_calls,
             "seconds": round(result.seconds, 2),
-            "langfuse": langfuse,
+            "langfuse": dataset_run,
         }
 
     def _publish_dataset_run(self, result: Any) -> dict[str, Any] | None:
