@@ -28,7 +28,10 @@ _CONFUSABLE_PAIRS = (
     "\u0408j \u0405s \u04c0i "
     "\u03b1a \u03bfo \u03b5e \u03b9i \u03bak \u03bdv \u03c1p \u03c4t \u03c5u \u03c7x "
     "\u0391a \u0392b \u0395e \u0396z \u0397h \u0399i \u039ak \u039cm \u039dn \u039fo \u03a1p \u03a4t "
-    "\u03a5y \u03a7x"
+    "\u03a5y \u03a7x "
+    # dotless i: NFKD keeps it, and the rules match lower-case text without IGNORECASE (which would
+    # have equated it with "i"), so it is mapped like a look-alike
+    "\u0131i"
 )
 _CONFUSABLES = {pair[0]: pair[1] for pair in _CONFUSABLE_PAIRS.split()}
 _CONFUSABLE_TABLE = str.maketrans(_CONFUSABLES)
@@ -254,7 +257,10 @@ _RULES: tuple[tuple[str, str], ...] = (
         r"|exactly|the decoded|the (instructions|commands|steps) (inside|in it|within))\b",
     ),
 )
-_COMPILED = tuple((name, re.compile(p, re.IGNORECASE | re.DOTALL)) for name, p in _RULES)
+# No IGNORECASE: the text is lower-cased and NFKD-folded before matching (so "IGNORE", the Kelvin sign
+# and the long s already read as ASCII lower case), and case-insensitive matching costs about 1.6x the
+# CPU on every rule of every ticket. tests/core/test_injection.py keeps the rules lower case.
+_COMPILED = tuple((name, re.compile(p, re.DOTALL)) for name, p in _RULES)
 
 # Runs of single letters split by spaces or punctuation: "i g n o r e", "i.g.n.o.r.e".
 _SPACED_RUN = re.compile(r"(?<![a-z])[a-z](?:(?:[ \t]{1,4}|[ \t]?[.\-_*|+~][ \t]?)[a-z](?![a-z])){3,}")
@@ -291,7 +297,10 @@ def _unconfuse(text: str) -> str:
 
 def _clean(text: str) -> str:
     """`normalise` without the whitespace folding (letter-spaced runs need their word gaps)."""
-    text = unicodedata.normalize("NFKD", strip_invisible(html.unescape(text)))
+    text = html.unescape(text)
+    if text.isascii():  # most tickets: nothing to decompose, strip or map
+        return text.lower()
+    text = unicodedata.normalize("NFKD", strip_invisible(text))
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return _unconfuse(text).lower()
 
