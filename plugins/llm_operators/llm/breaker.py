@@ -1,9 +1,7 @@
 """A circuit breaker per model group, shared by a task's tickets and, with Redis, by every task.
 
-LiteLLM 1.106.2 never cools down a model group's only deployment, so against a dead primary every
-ticket paid `num_retries + 1` failed requests (or as many timeouts against a hanging one) before its
-fallback. Here, like LiteLLM's cooldown (`allowed_fails` failed requests within a minute, then
-`cooldown_time` seconds off), but per group and in Redis when there is one:
+LiteLLM's Router never cools down a group's only deployment, so a dead primary cost every ticket
+`num_retries + 1` failed requests before its fallback. Like LiteLLM's cooldown, but per group:
 
 - closed: requests flow. Until the group has answered once in this process, at most `allowed_fails`
   requests are in flight to it, so a dead group costs `allowed_fails` requests, not a concurrency's

@@ -1,33 +1,14 @@
 """An evaluation as a Langfuse dataset run: labelled tickets as items, triage traces as run items,
 one correctness score per field per ticket on the trace.
 
-What goes where, and why:
-
-* The dataset (default ``ticket-triage-labelled``) is upserted with the SDK's ``create_dataset``
-  (``POST /api/public/v2/datasets``, upsert by name on the server). Its items are read with the SDK's
-  ``get_dataset`` and only new or changed items are written with ``create_dataset_item`` (upsert by
-  id on the server, which versions an item on every write): item id = ticket id, input = subject and
-  body with personal data redacted (``core.pii.redact``), expected output = the labels, metadata =
-  day, channel and tags. Item ids are unique per Langfuse project across datasets: a ticket already
-  in another dataset is the server's 409, reported as such.
-* Run items: langfuse 5.0.4 has no client for ``POST /api/public/dataset-run-items`` (the SDK links
-  items to runs only inside ``run_experiment``, which makes new traces), so they are sent here with
-  httpx. The server assigns a new run item id on every POST and takes none from the caller
-  (langfuse/langfuse web/src/features/datasets/server/publicDatasetService.ts:896,915), so re-sending
-  would duplicate: the run's existing items are listed first (``GET /api/public/dataset-run-items``)
-  and only missing (item, trace) pairs are sent. A Langfuse v4 deployment in events-only write mode
-  stores no run items (web/src/pages/api/public/dataset-run-items.ts:23-35) and answers 404 to the
-  listing: the report says so (`run_items_stored=False`); the scores still land on the traces.
-* Scores: ``<field>_correct`` (BOOLEAN 1/0) for category, priority, needs_human, pii, and
-  ``triage_correct`` (category and priority both right, the evaluation's definition of "right") on
-  the ticket's trace of the evaluated run, through `ScoreSender` (llm/langfuse_scores.py says why
-  not the SDK's create_score). Score id ``<trace id>-<name>``: a re-run replaces, never adds.
-  `review_score` gives ``review-outcome`` the same ``triage_correct`` name for a human's verdict.
-
-The ticket's trace is the triage run's: ``Tracing.trace_id`` of (dag id, run id, ticket id), the run
-id read from the day's ``summary.json``. A day without one (an every-rung evaluation triage is not
-traced) still gets its items; its tickets are counted as untraced and not linked or scored.
-langfuse and httpx are imported only when something is sent.
+Items are upserted (id = ticket id, input redacted, expected output = the labels) and only new or
+changed ones written; run items are sent with httpx because langfuse 5.0.4 has no client for them
+outside `run_experiment`, and only the missing (item, trace) pairs are sent since the server mints a
+new id for every POST; scores (`<field>_correct`, `triage_correct`) go through `ScoreSender` with ids
+derived from trace and name, so a re-run replaces them. A ticket's trace is the triage run's
+(`Tracing.trace_id` of dag id, run id, ticket id). The contract, with its sources, and what an
+events-only Langfuse v4 does not store: docs/evaluation.md, "Langfuse dataset run". langfuse and
+httpx are imported only when something is sent.
 """
 
 from __future__ import annotations

@@ -1,17 +1,10 @@
 """Langfuse scores as `score-create` events on the ingestion API, the form the current server accepts.
 
-Why not the SDK's `create_score`: langfuse 5.0.4 sends a JSON *list* of scores to
-``POST /api/public/scores``, but the server's route validates its body against ``PostScoresBody``,
-a single score object (langfuse/langfuse web/src/pages/api/public/scores/index.ts:20-22,
-packages/shared/src/features/scores/interfaces/api/shared.ts:78-121), so a list is a 400 and the
-SDK's background thread logs and drops the batch. ``POST /api/public/ingestion`` takes a batch of
-events and is kept for scores even in Langfuse v4's events-only mode
-(web/src/pages/api/public/ingestion.ts:245-251); it answers 207 with per-event ``errors``, which
-are logged here (a rejected score is a bug in our payload: not retried). 5xx, 429 and network
-errors are retried a few times; tracing never fails a task.
-
-Payloads are validated before they leave (`Score`), with the server's rules, so a wrong data type
-is our error message, not a silent 207 line.
+Not the SDK's `create_score`: langfuse 5.0.4 posts a list where the server takes one score, and the
+SDK drops the rejected batch (sources in docs/langfuse.md, "How it is sent"). Payloads are validated
+with the server's rules before they leave (`Score`), so a wrong data type is our error, not a silent
+207 line; 207 per-event errors are logged (not retried), 5xx, 429 and network errors are retried a
+few times, and tracing never fails a task.
 """
 
 from __future__ import annotations

@@ -1,19 +1,12 @@
 """Requests-per-minute limits per deployment that hold across tasks and workers.
 
-LiteLLM 1.106.2's default routing strategy (`simple-shuffle`) uses a deployment's `rpm` only as a
-weight, and its Router keeps usage per process: eight mapped tasks with `rpm: 500` sent up to 4,000
-requests a minute, and a provider's 429s were retried after `retry-after` until the run looked green.
-Here every request to a deployment with `rpm` in its `litellm_params` waits for a slot in a sliding
-window first: in Redis (one Lua script, Redis's own clock) when the run has Redis, else in-process.
-
-The wait happens in the Router's pre-call check (llm/request_hook.py: `CustomLogger.async_pre_call_check`,
-which the Router awaits before each request it sends, retries included), so the limit counts
-requests, not tickets. The provider sees a request somewhere between its admission and the call's return, and
-that can be seconds after admission (a process's first request waits for litellm to import the
-provider's SDK). So a slot is held as if the request were still to come until the call returns (its
-score is `hold_s` ahead, the longest a call can take), and then counts from the return. The window
-is 60 s plus a small margin for the rest of the jitter. A task killed mid-call holds its slots for
-`hold_s` more than the window.
+LiteLLM's default routing uses `rpm` only as a weight and counts usage per process, so mapped tasks
+together overran a deployment's limit. Here every request to a deployment with `rpm` in its
+`litellm_params` first waits for a slot in a sliding 60-s window: in Redis (one Lua script, Redis's
+own clock) when the run has Redis, else in-process. The wait happens in the Router's pre-call check
+(llm/request_hook.py), so retries and fallbacks count too. A slot is held until the call returns
+(the provider sees the request somewhere in between) and counts from then. docs/limits.md has the
+numbers and the trade-offs.
 """
 
 from __future__ import annotations
