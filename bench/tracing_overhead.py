@@ -40,6 +40,7 @@ from llm_operators.llm.tracing import Tracing  # noqa: E402
 FAKE = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, sys.argv[1].rsplit("/", 1)[0] + "/tools")  # the fakes' loopback_http
 from fakes import FakeLangfuseOTLP
 with FakeLangfuseOTLP(public_key=sys.argv[2], secret_key="sk-bench") as fake:
     print(fake.url, flush=True)

@@ -1,8 +1,8 @@
-"""Shared base for the loopback fake servers (stdlib ``http.server`` in a daemon thread).
+"""Shared base for the loopback fake servers: requests recorded, failures injected, answers from ``handle``.
 
-A fake binds ``127.0.0.1`` on an ephemeral port and refuses any other address, so a test can
-never reach a real service by accident. Subclasses implement :meth:`FakeServer.handle`, which
-receives a :class:`Request` and returns a :class:`Response`.
+A fake binds ``127.0.0.1`` on an ephemeral port and refuses any other address (``tools/loopback_http.py``
+serves it), so a test can never reach a real service by accident. Subclasses implement
+:meth:`FakeServer.handle`, which receives a :class:`Request` (GET or POST) and returns a :class:`Response`.
 
 Every request is recorded (thread-safely) in :attr:`FakeServer.requests`, together with the
 status that was answered. An exception inside a handler answers 500 and is kept in
@@ -18,16 +18,16 @@ served, before any other processing, to the next matching requests.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
+
+from loopback_http import LoopbackHandler, LoopbackServer
 
 __all__ = ["FakeServer", "Request", "Response", "json_response"]
 
@@ -87,133 +87,36 @@ class _Failure:
     path: str | None  # substring of the request path, None = any request
 
 
-def _check_loopback(host: str) -> str:
-    if host == "localhost":
-        return "127.0.0.1"
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"fake servers bind loopback only, got host {host!r}") from None
-    if address.version != 4 or not address.is_loopback:
-        raise ValueError(f"fake servers bind IPv4 loopback (127.0.0.0/8) only, got {host!r}")
-    return host
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
-
-    def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip(), 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _serve(self) -> None:
+class _Handler(LoopbackHandler):
+    def respond(self) -> None:
         split = urlsplit(self.path)
         request = Request(
             method=self.command,
             path=split.path,
             query=parse_qs(split.query, keep_blank_values=True),
             headers={k.lower(): v for k, v in self.headers.items()},
-            body=self._read_body(),
+            body=self.read_body(),
         )
-        response = self.server.fake._dispatch(request)
-        self.send_response(response.status)
-        headers = {k.lower(): (k, v) for k, v in response.headers.items()}
-        for key, value in headers.values():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        if self.command != "HEAD" and response.body:
-            self.wfile.write(response.body)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+        response = cast(FakeServer, self.owner)._dispatch(request)
+        self.send(response.status, response.body, response.headers)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    fake: FakeServer
-
-
-class FakeServer:
-    """Base class: a threaded HTTP server on ``127.0.0.1:<ephemeral port>``.
+class FakeServer(LoopbackServer):
+    """Base class of the fakes: a loopback server that records every request and answers with :meth:`handle`.
 
     Use as a context manager (starts on enter, stops on exit) or call :meth:`start`/:meth:`stop`.
     """
 
     name = "fake"
+    handler = _Handler
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._host = _check_loopback(host)
-        self._port = port
+        super().__init__(host, port)
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._requests: list[Request] = []
         self._errors: list[str] = []
         self._failures: list[_Failure] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # ----------------------------------------------------------------- lifecycle
-    def start(self) -> FakeServer:
-        if self._server is not None:
-            return self
-        server = _Server((self._host, self._port), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"{self.name}-{server.server_address[1]}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Any:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def host(self) -> str:
-        return self._host
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError(f"{type(self).__name__} is not started")
-        return self._server.server_address[1]
-
-    @property
-    def url(self) -> str:
-        """Base URL without a trailing slash, e.g. ``http://127.0.0.1:40123``."""
-        return f"http://{self._host}:{self.port}"
 
     # ----------------------------------------------------------------- recording
     @property

@@ -21,7 +21,6 @@ class FakeBatchProvider(FakeServer):
     def __init__(self, content_fn: ContentFn, behaviour: BatchBehaviour | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.content_fn = content_fn
-        self.live_down: set[str] = set()  # models whose live endpoint answers 503
         self.batch = BatchAPI(ChaosLineAnswerer(ChaosConfig, lambda: self.content_fn), behaviour)
 
     @property
@@ -39,10 +38,7 @@ class FakeBatchProvider(FakeServer):
             "/v1/chat/completions",
             "/chat/completions",
         ):
-            body = json.loads(request.body or b"null")
-            if body.get("model") in self.live_down:
-                return json_response({"error": {"message": "down", "type": "server_error"}}, 503)
-            status, payload = self.batch_answer(body)
+            status, payload = self.batch_answer(json.loads(request.body or b"null"))
             return json_response(payload, status)
         return json_response({"error": {"message": f"no route {request.method} {request.path}"}}, 404)
 

@@ -569,11 +569,9 @@ class FakeJira(FakeServer):
             }
         )
 
-    def fail_next(self, n: int = 1, status: int = 503, path: str | None = None) -> None:
+    def fail_next(self, n: int = 1, status: int = 503) -> None:
         message = {429: "Rate limit exceeded.", 500: "Internal server error", 503: "Service Unavailable"}
-        self.inject_failure(
-            _error(status, [message.get(status, f"Injected failure {status}")]), n, path or "/rest/"
-        )
+        self.inject_failure(_error(status, [message.get(status, f"Injected failure {status}")]), n, "/rest/")
 
     def fail_next_creates(self, n: int = 1, status: int = 503) -> None:
         """Answer the next ``n`` issue creates with ``status`` (other calls go through)."""
@@ -657,7 +655,7 @@ class FakeJira(FakeServer):
         return issue
 
     def _render(self, issue: _Issue, version: str, fields_param: str | list[str] | None) -> dict[str, Any]:
-        base = self.url if self._server is not None else "http://127.0.0.1"
+        base = self.url if self.running else "http://127.0.0.1"
         v = "3" if version == "3" else "2"
         fields = copy.deepcopy(issue.fields)
         fields["project"] = {"id": str(self._projects[issue.project]), "key": issue.project}

@@ -4,7 +4,7 @@ as strict as the server (langfuse/langfuse at 62751446, August 2026; rules cite 
 Endpoints (only what a product path uses):
 
 * ``POST /api/public/otel/v1/traces``: OTLP/HTTP protobuf (``application/x-protobuf``) or OTLP/JSON,
-  gzip/deflate honoured (the SDK gzips). Spans land in ``.spans`` (decoded, see below).
+  gzip honoured (the SDK gzips). Spans land in ``.spans`` (decoded, see below).
 * ``POST /api/public/ingestion``: ``{"batch": [event, ...]}``; anything else is a 400
   (web/src/pages/api/public/ingestion.ts:133-146). Each event is validated on its own and the answer
   is 207 ``{"successes": [{id, status: 201}], "errors": [{id, status: 400, message, error}]}``
@@ -49,7 +49,6 @@ import hashlib
 import json
 import re
 import uuid
-import zlib
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
@@ -66,7 +65,7 @@ from .base import FakeServer, Request, Response, json_response
 
 __all__ = ["FakeLangfuseOTLP", "decode_any_value"]
 
-TRACES_PATHS = ("/api/public/otel/v1/traces", "/v1/traces")
+TRACES_PATH = "/api/public/otel/v1/traces"
 PROMPTS_PATH = "/api/public/v2/prompts"
 DATASETS_PATH = "/api/public/v2/datasets"
 DATASET_ITEMS_PATH = "/api/public/dataset-items"
@@ -131,7 +130,6 @@ class FakeLangfuseOTLP(FakeServer):
         self._run_items: list[dict[str, Any]] = []
         self._spans: list[dict[str, Any]] = []
         self._scores: list[dict[str, Any]] = []
-        self._events: list[dict[str, Any]] = []
         self._prompts: dict[str, list[dict[str, Any]]] = {}  # name -> versions, oldest first
 
     # ----------------------------------------------------------------- helpers for tests
@@ -142,7 +140,7 @@ class FakeLangfuseOTLP(FakeServer):
 
     @property
     def traces_endpoint(self) -> str:
-        return self.url + TRACES_PATHS[0]
+        return self.url + TRACES_PATH
 
     @property
     def spans(self) -> list[dict[str, Any]]:
@@ -153,11 +151,6 @@ class FakeLangfuseOTLP(FakeServer):
     def scores(self) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(s) for s in self._scores]
-
-    @property
-    def ingestion_events(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(e) for e in self._events]
 
     @property
     def prompts(self) -> dict[str, list[dict[str, Any]]]:
@@ -184,9 +177,6 @@ class FakeLangfuseOTLP(FakeServer):
         with self._lock:
             return self._add_prompt_version(name, text, list(labels), None)["version"]
 
-    def spans_named(self, name: str) -> list[dict[str, Any]]:
-        return [s for s in self.spans if s["name"] == name]
-
     def wait_for_spans(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         if not self.wait_until(lambda: len(self._spans) >= n, timeout):
             names = [s["name"] for s in self.spans]
@@ -209,13 +199,13 @@ class FakeLangfuseOTLP(FakeServer):
 
     def handle(self, request: Request) -> Response:
         path = request.path.rstrip("/")
-        if path not in TRACES_PATHS and not path.startswith("/api/public/"):
+        if path != TRACES_PATH and not path.startswith("/api/public/"):
             return json_response({"message": "Not found"}, 404)
         if not self._authorized(request):
             return json_response(
                 {"message": "Invalid credentials. Confirm that you've configured the correct host."}, 401
             )
-        if path in TRACES_PATHS and request.method == "POST":
+        if path == TRACES_PATH and request.method == "POST":
             return self._traces(request)
         if path == "/api/public/scores" and request.method == "POST":
             return self._post_score(request)
@@ -243,8 +233,6 @@ class FakeLangfuseOTLP(FakeServer):
         encoding = (request.header("content-encoding") or "identity").strip().lower()
         if encoding == "gzip":
             return gzip.decompress(request.body)
-        if encoding == "deflate":
-            return zlib.decompress(request.body)
         if encoding in ("identity", ""):
             return request.body
         raise ValueError(f"unsupported Content-Encoding {encoding!r}")
@@ -252,7 +240,7 @@ class FakeLangfuseOTLP(FakeServer):
     def _traces(self, request: Request) -> Response:
         try:
             body = self._decode_body(request)
-        except (ValueError, OSError, zlib.error) as exc:
+        except (ValueError, OSError) as exc:
             return Response(400, str(exc).encode(), {"Content-Type": "text/plain"})
         message = ExportTraceServiceRequest()
         as_json = request.content_type == "application/json"
@@ -344,7 +332,6 @@ class FakeLangfuseOTLP(FakeServer):
                         }
                     )
                     continue
-                self._events.append(event)
                 self._scores.append(event["body"])
                 successes.append({"id": event_id, "status": 201})
         self.notify()

@@ -20,8 +20,6 @@ Driven through the real ``slack_sdk`` / Airflow ``SlackHook``. Each rule cites i
     render them, so a test can assert that nothing pinged and nothing hid a link.
 * ``auth.test`` (used by the Airflow connection's Test button). Anything else: ``unknown_method``.
 
-Failure injection: ``fail_next(n, error="ratelimited", status=429, retry_after=1)``.
-
 Airflow connection (``SlackHook``): ``WebClient(token=conn.password, base_url=extra["base_url"])``;
 ``FakeSlack.airflow_conn_json()`` returns the ``AIRFLOW_CONN_<ID>`` JSON for the running fake.
 """
@@ -96,7 +94,7 @@ class FakeSlack(FakeServer):
 
     def __init__(
         self,
-        token: str | list[str] = "xoxb-test",
+        token: str = "xoxb-test",
         channels: dict[str, str] | None = None,
         member_of: set[str] | None = None,
         archived: set[str] | None = None,
@@ -110,7 +108,7 @@ class FakeSlack(FakeServer):
         ``retry_after_s`` overrides the ``Retry-After`` of rate-limited answers (default: the whole
         seconds left of the interval, at least 1, as Slack sends)."""
         super().__init__(host, port)
-        self.tokens = {token} if isinstance(token, str) else set(token)
+        self.token = token
         self._channels = dict(channels if channels is not None else DEFAULT_CHANNELS)
         self._members = {self._channels.get(c.lstrip("#"), c) for c in (member_of or self._channels)}
         self._archived = {self._channels.get(c.lstrip("#"), c) for c in (archived or ())}
@@ -126,25 +124,15 @@ class FakeSlack(FakeServer):
         with self._lock:
             return [dict(m) for m in self._messages]
 
-    @property
-    def channels(self) -> dict[str, str]:
-        return dict(self._channels)
-
-    def airflow_conn_json(self, token: str | None = None) -> str:
+    def airflow_conn_json(self) -> str:
         """JSON for ``AIRFLOW_CONN_<ID>`` pointing a ``SlackHook`` at this fake."""
         return json.dumps(
             {
                 "conn_type": "slack",
-                "password": token or sorted(self.tokens)[0],
+                "password": self.token,
                 "extra": {"base_url": self.url + "/api/"},
             }
         )
-
-    def fail_next(
-        self, n: int = 1, error: str = "ratelimited", status: int = 429, retry_after: int = 1
-    ) -> None:
-        headers = {"Retry-After": str(retry_after)} if status == 429 else {}
-        self.inject_failure(json_response({"ok": False, "error": error}, status, headers), n, "/api/")
 
     def rate_limited(self) -> int:
         """How many posts Slack refused with 429 so far."""
@@ -163,7 +151,7 @@ class FakeSlack(FakeServer):
         token = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else params.pop("token", None)
         if not token:
             return json_response({"ok": False, "error": "not_authed"})
-        if token not in self.tokens:
+        if token != self.token:
             return json_response({"ok": False, "error": "invalid_auth"})
         if method == "chat.postMessage":
             return self._post_message(params)

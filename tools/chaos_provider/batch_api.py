@@ -197,19 +197,9 @@ class BatchAPI:
                 else BatchBehaviour.model_validate(behaviour)
             )
 
-    @property
-    def behaviour(self) -> BatchBehaviour:
-        return self._behaviour
-
     def batch_models(self, batch_id: str) -> list[str]:
         with self._lock:
             return sorted({line["body"]["model"] for line in self._batches[batch_id].lines})
-
-    def batch_status(self, batch_id: str) -> str:
-        with self._lock:
-            batch = self._batches[batch_id]
-            self._advance(batch)
-            return batch.status
 
     # -- routing ----------------------------------------------------------------------------------
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> BatchReply | None:
@@ -233,9 +223,6 @@ class BatchAPI:
                 return self._cancel(batch_match.group(1))
             if file_match and method == "GET" and file_match.group(2):
                 return self._content(file_match.group(1))
-            if file_match and method == "GET":
-                found = self._files.get(file_match.group(1))
-                return _json(found.payload()) if found else _error(404, "No such File object", "not_found")
         return _error(404, f"chaos: no batch route for {method} {path}", "not_found")
 
     # -- files ------------------------------------------------------------------------------------

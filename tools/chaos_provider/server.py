@@ -2,14 +2,12 @@
 Anthropic Messages, injecting latency, errors, hangs, outages and malformed answers; the OpenAI
 Files and Batches endpoints are mounted in front (chaos/batch_api.py, `ChaosServer.batch_api`).
 
-Stdlib (``http.server.ThreadingHTTPServer``) + pydantic only; no litellm / airflow imports.
+Stdlib (served by ``tools/loopback_http.py``) + pydantic only; no litellm / airflow imports.
 See ``python -m chaos_provider --help`` (``__main__.py``) for the operator documentation.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
 import itertools
 import json
 import math
@@ -24,10 +22,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self, cast
 from urllib.parse import parse_qs, urlsplit
 
+from loopback_http import LoopbackHandler, LoopbackServer
 from pydantic import ValidationError
 
 from .config import ChaosConfig, ModelBehaviour
@@ -166,18 +164,6 @@ def malform(kind: str, content: str, fallback_result: dict[str, Any]) -> str:
     return json.dumps(result)
 
 
-def _loopback_host(host: str) -> str:
-    if host == "localhost":
-        return "127.0.0.1"
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"chaos server binds only to IPv4 loopback (127.x.x.x), not {host!r}") from None
-    if ip.version != 4 or not ip.is_loopback:
-        raise ValueError(f"chaos server binds only to IPv4 loopback (127.x.x.x), not {host!r}")
-    return host
-
-
 @dataclass(frozen=True)
 class _Decision:
     outcome: str  # ok | malformed | error | outage | timeout
@@ -186,94 +172,17 @@ class _Decision:
     behaviour: ModelBehaviour
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # ChaosServer.stop() closes connections and waits briefly itself
-    allow_reuse_address = True
-    chaos: ChaosServer
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if self.chaos.verbose:
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     server_version = "ChaosLLM/1.0"
-    timeout = 120  # idle keep-alive connections are dropped after this
-    disable_nagle_algorithm = (
-        True  # headers and body go out in separate writes: avoid 40 ms delayed-ACK stalls
-    )
-    server: _HTTPServer
 
-    # -- plumbing ---------------------------------------------------------------------------
     @property
     def chaos(self) -> ChaosServer:
-        return self.server.chaos
-
-    def setup(self) -> None:
-        super().setup()
-        self.chaos._track(self.connection, add=True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.chaos._track(self.connection, add=False)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.chaos.verbose:
-            sys.stderr.write(f"[chaos] {self.address_string()} {format % args}\n")
-
-    def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        return cast(ChaosServer, self.owner)
 
     def _send_json(self, status: int, payload: Any, extra_headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        if self.chaos._stop.is_set():
-            self.close_connection = True
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            request_id = f"req_chaos_{uuid.uuid4().hex[:20]}"
-            self.send_header("x-request-id", request_id)
-            self.send_header("request-id", request_id)
-            for key, value in (extra_headers or {}).items():
-                self.send_header(key, value)
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(data)
-            self.wfile.flush()
-        except OSError:  # client went away
-            self.close_connection = True
-
-    def _send_bytes(self, status: int, content_type: str, data: bytes) -> None:
-        if self.chaos._stop.is_set():
-            self.close_connection = True
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(data)
-            self.wfile.flush()
-        except OSError:  # client went away
-            self.close_connection = True
+        request_id = f"req_chaos_{uuid.uuid4().hex[:20]}"
+        headers = {"Content-Type": "application/json", "x-request-id": request_id, "request-id": request_id}
+        self.send(status, json.dumps(payload).encode(), {**headers, **(extra_headers or {})})
 
     def _client_gone(self) -> bool:
         try:
@@ -285,34 +194,21 @@ class _Handler(BaseHTTPRequestHandler):
             return True
 
     # -- routing ----------------------------------------------------------------------------
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def do_PUT(self) -> None:
-        self._dispatch("PUT")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
-
-    def _dispatch(self, method: str) -> None:
+    def respond(self) -> None:
+        method = self.command
         split = urlsplit(self.path)
         path = split.path.rstrip("/") or "/"
-        body = self._read_body() if method in ("POST", "PUT") else b""
+        body = self.read_body()
         if path.startswith(ADMIN_PREFIX):
             self._admin(method, path, parse_qs(split.query), body)
         elif (reply := self.chaos.batch_api.handle(method, path, dict(self.headers), body)) is not None:
-            self._send_bytes(reply.status, reply.content_type, reply.body)
+            self.send(reply.status, reply.body, {"Content-Type": reply.content_type})
         elif method == "POST" and path in OPENAI_PATHS:
             self._llm("openai", path, body)
         elif method == "POST" and path in ANTHROPIC_PATHS:
             self._llm("anthropic", path, body)
         elif method == "GET" and path in MODELS_PATHS:
             self._send_json(200, self.chaos._models_payload())
-        elif method == "GET" and path in ("/", "/health"):
-            self._send_json(200, {"status": "ok", "server": "chaos-llm-provider"})
         else:
             api = "anthropic" if path in ANTHROPIC_PATHS else "openai"
             self._send_json(*_error_payload(api, 404, f"chaos: no route for {method} {path}"))
@@ -330,7 +226,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"requests": records})
         elif method == "GET" and route == "/config":
             self._send_json(200, chaos.config.model_dump(mode="json"))
-        elif method in ("POST", "PUT") and route == "/config":
+        elif method == "POST" and route == "/config":
             try:
                 config = ChaosConfig.model_validate_json(body or b"{}")
             except ValidationError as exc:
@@ -343,8 +239,6 @@ class _Handler(BaseHTTPRequestHandler):
         elif method == "POST" and route == "/reset":
             chaos.reset()
             self._send_json(200, {"status": "reset"})
-        elif method == "GET" and route in ("/", "/health"):
-            self._send_json(200, {"status": "ok", "url": chaos.url})
         else:
             self._send_json(
                 404, {"error": {"message": f"no admin route {method} {path}", "type": "not_found"}}
@@ -394,12 +288,13 @@ class _Handler(BaseHTTPRequestHandler):
             chaos._set_outcome(record, "timeout")
             deadline = time.monotonic() + behaviour.timeout_s
             while (remaining := deadline - time.monotonic()) > 0:
-                if chaos._stop.wait(min(_POLL_S, remaining)):
+                if chaos.stopping.wait(min(_POLL_S, remaining)):
                     chaos._set_detail(record, "server_stopped")
                     self.close_connection = True  # no answer
                     return
                 if self._client_gone():
-                    chaos._set_detail(record, "server_stopped" if chaos._stop.is_set() else "client_gave_up")
+                    stopped = chaos.stopping.is_set()
+                    chaos._set_detail(record, "server_stopped" if stopped else "client_gave_up")
                     self.close_connection = True
                     return
             chaos._set_status(record, 504)
@@ -442,7 +337,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _delay(self, delay_s: float) -> bool:
         """Sleep ``delay_s`` unless the server stops meanwhile (then drop the connection, return False)."""
-        if delay_s > 0 and self.chaos._stop.wait(delay_s):
+        if delay_s > 0 and self.chaos.stopping.wait(delay_s):
             self.close_connection = True
             return False
         return True
@@ -506,7 +401,7 @@ def success_payload(api: str, model: str, messages: list[dict[str, Any]], conten
     }
 
 
-class ChaosServer:
+class ChaosServer(LoopbackServer):
     """A fault-injecting OpenAI / Anthropic compatible LLM provider on 127.0.0.1.
 
     Example::
@@ -524,6 +419,9 @@ class ChaosServer:
       (malformed kinds are then applied to its output).
     """
 
+    name = "chaos"
+    handler = _Handler
+
     def __init__(
         self,
         config: ChaosConfig | dict[str, Any] | None = None,
@@ -534,16 +432,10 @@ class ChaosServer:
         verbose: bool = False,
         max_recorded: int = 10_000,
     ) -> None:
-        self.host = _loopback_host(host)
-        self._requested_port = port
+        super().__init__(host, port, verbose=verbose)
         self.content_fn: ContentFn | None = content_fn
-        self.verbose = verbose
         self._config = self._coerce(config)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._connections: set[socket.socket] = set()
         self._rngs: dict[str, random.Random] = {}
         self._windows: dict[str, deque[float]] = {}
         self._seq = itertools.count(1)
@@ -565,78 +457,23 @@ class ChaosServer:
             return config
         return ChaosConfig.model_validate(config)
 
-    def start(self) -> ChaosServer:
-        """Bind and serve in a background daemon thread. Returns ``self``."""
-        if self._httpd is not None:
-            raise RuntimeError("chaos server already started")
-        if self._stop.is_set():
-            raise RuntimeError("a stopped chaos server cannot be restarted; create a new one")
-        httpd = _HTTPServer((self.host, self._requested_port), _Handler)
-        httpd.chaos = self
-        self._httpd = httpd
+    def start(self) -> Self:
+        """Bind and serve in a background daemon thread; the outage-window clock starts now."""
         with self._lock:
             self._started_mono = self._epoch = time.monotonic()
-        self._thread = threading.Thread(
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": _POLL_S},
-            name=f"chaos-llm-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 2.0) -> None:
-        """Stop serving; wakes hanging / delayed requests and drops open connections at once."""
-        self._stop.set()
-        httpd = self._httpd
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.server_close()
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        deadline = time.monotonic() + timeout
-        while self._connections and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if self._thread is not None:
-            self._thread.join(max(0.0, deadline - time.monotonic()))
+        return super().start()
 
     def serve_forever(self) -> None:
         """Start (if needed) and block until ``stop()`` is called or Ctrl-C."""
-        if self._httpd is None:
+        if not self.running:
             self.start()
         try:
-            while not self._stop.wait(0.5):
+            while not self.stopping.wait(0.5):
                 pass
         except KeyboardInterrupt:
             pass
         finally:
             self.stop()
-
-    def __enter__(self) -> ChaosServer:
-        return self if self._httpd is not None else self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._httpd is not None and not self._stop.is_set()
-
-    @property
-    def port(self) -> int:
-        if self._httpd is None:
-            if self._requested_port:
-                return self._requested_port
-            raise RuntimeError("chaos server not started (port 0 is chosen at bind time)")
-        return int(self._httpd.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     @property
     def openai_base(self) -> str:
@@ -661,19 +498,6 @@ class ChaosServer:
             self._rngs.clear()
             self._windows.clear()
             self._epoch = time.monotonic()
-
-    def configure_model(self, model: str, behaviour: ModelBehaviour | dict[str, Any] | None) -> None:
-        """Set (or with ``None`` remove) one model's behaviour; same side effects as ``configure``."""
-        models = dict(self._config.models)
-        if behaviour is None:
-            models.pop(model, None)
-        else:
-            models[model] = (
-                behaviour
-                if isinstance(behaviour, ModelBehaviour)
-                else ModelBehaviour.model_validate(behaviour)
-            )
-        self.configure(ChaosConfig(default=self._config.default, models=models))
 
     def reset(self) -> None:
         """Clear stats and the request log, re-seed the RNGs and restart the outage-window clock."""
@@ -726,13 +550,6 @@ class ChaosServer:
             return [dict(record) for record in self._records]
 
     # -- internals used by the handler ------------------------------------------------------
-    def _track(self, conn: socket.socket, *, add: bool) -> None:
-        with self._lock:
-            if add:
-                self._connections.add(conn)
-            else:
-                self._connections.discard(conn)
-
     def _models_payload(self) -> dict[str, Any]:
         names = sorted(self._config.models) or ["chaos-default"]
         created = int(time.time())
