@@ -27,6 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plugins"))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+from llm_operators.core.call_request import CallRequest
 from llm_operators.core.config import OFFLINE_PRICES, offline_settings
 from llm_operators.core.day_source import FileTicketSource
 from llm_operators.core.ladder import Ladder, LadderPolicy
@@ -41,16 +42,15 @@ def _tokens(text: str) -> int:
     return max(1, len(text) // 4)  # as the offline provider estimates them
 
 
-async def direct_offline_call(
-    *,
-    ticket_id: str,
-    rung: int,
-    group: str,
-    messages: list[dict[str, str]],
-    repair: bool = False,
-    metadata: dict[str, Any] | None = None,
-) -> tuple[str | None, CallRecord]:
+async def direct_offline_call(request: CallRequest) -> tuple[str | None, CallRecord]:
     """What `OfflineTriageLLM` answers through the Router, minus the Router."""
+    ticket_id, rung, group, messages, repair = (
+        request.ticket_id,
+        request.rung,
+        request.group,
+        request.messages,
+        request.repair,
+    )
     started = datetime.now(UTC)
     content = json.dumps(
         triage_text(extract_ticket_text(messages), "careful" if group == "careful" else "fast")

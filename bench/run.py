@@ -32,6 +32,7 @@ import _common as c
 
 c.setup_imports()
 
+from llm_operators.core.call_request import CallRequest  # noqa: E402
 from llm_operators.core.config import offline_settings  # noqa: E402
 from llm_operators.core.day_source import FileTicketSource  # noqa: E402
 from llm_operators.core.ladder import Ladder, LadderPolicy  # noqa: E402
@@ -158,7 +159,9 @@ def bench_router_cpu(ctx: dict[str, Any]) -> dict[str, Any]:
         with TriageRouter(c.chaos_settings(chaos.openai_base)) as router:
 
             async def triage_router_call(i: int) -> None:
-                await router.call(ticket_id=f"cal-{i}", rung=0, group="cheap", messages=messages[i % n])
+                await router.call(
+                    CallRequest(ticket_id=f"cal-{i}", rung=0, group="cheap", messages=messages[i % n])
+                )
 
             async def router_acompletion(i: int) -> None:
                 await router.router.acompletion(model="cheap", messages=messages[i % n])

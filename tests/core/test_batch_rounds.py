@@ -14,7 +14,6 @@ from llm_operators.core.batch_rounds import (
     AnswerBook,
     BatchSettings,
     LineAnswer,
-    PendingRequest,
     RoundBatch,
     finish_live,
     load_state,
@@ -23,6 +22,7 @@ from llm_operators.core.batch_rounds import (
     replay,
     save_state,
 )
+from llm_operators.core.call_request import CallRequest
 from llm_operators.core.ladder import Ladder, LadderPolicy
 from llm_operators.core.models import CallRecord, CallStatus, Ticket, TicketOutcome
 from llm_operators.core.offline_engine import triage_text
@@ -61,28 +61,19 @@ class ScriptedProvider:
     def __init__(self) -> None:
         self.calls: list[tuple[str, int, bool]] = []
 
-    async def __call__(
-        self,
-        *,
-        ticket_id: str,
-        rung: int,
-        group: str,
-        messages: list[dict[str, str]],
-        repair: bool = False,
-        **_: Any,
-    ) -> tuple[str | None, CallRecord]:
-        self.calls.append((ticket_id, rung, repair))
-        content = answer(ticket_id, rung, group, messages, repair)
+    async def __call__(self, request: CallRequest) -> tuple[str | None, CallRecord]:
+        self.calls.append((request.ticket_id, request.rung, request.repair))
+        content = answer(request.ticket_id, request.rung, request.group, request.messages, request.repair)
         return content, CallRecord(
-            ticket_id=ticket_id,
-            rung=rung,
-            model_group=group,
-            deployment=f"openai/{group}",
-            repair=repair,
+            ticket_id=request.ticket_id,
+            rung=request.rung,
+            model_group=request.group,
+            deployment=f"openai/{request.group}",
+            repair=request.repair,
             status=CallStatus.OK,
             prompt_tokens=100,
             completion_tokens=50,
-            cost_usd=0.002 if group == "strong" else 0.0002,
+            cost_usd=0.002 if request.group == "strong" else 0.0002,
         )
 
 
@@ -186,9 +177,9 @@ def test_small_rounds_go_live_and_finish_with_the_same_routes() -> None:
     assert {tid: route(o) for tid, o in final.finished.items()} == expected
 
 
-def _pending(n: int, group: str = "cheap") -> dict[str, PendingRequest]:
+def _pending(n: int, group: str = "cheap") -> dict[str, CallRequest]:
     return {
-        f"T{i}": PendingRequest(key=f"k{i}", ticket_id=f"T{i}", rung=0, group=group, messages=[])
+        f"T{i}": CallRequest(key=f"k{i}", ticket_id=f"T{i}", rung=0, group=group, messages=[])
         for i in range(n)
     }
 
@@ -237,7 +228,7 @@ def test_rounds_are_per_model_group() -> None:
     pending = {
         **_pending(3, "cheap"),
         **{
-            f"S{i}": PendingRequest(key=f"s{i}", ticket_id=f"S{i}", rung=1, group="strong", messages=[])
+            f"S{i}": CallRequest(key=f"s{i}", ticket_id=f"S{i}", rung=1, group="strong", messages=[])
             for i in range(2)
         },
     }

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from llm_operators.core.batches import batch_outputs, count_items, merge_batches, plan_batches
+from llm_operators.core.call_request import CallRequest
 from llm_operators.core.day_source import FileTicketSource
 from llm_operators.core.ladder import Ladder, LadderPolicy
 from llm_operators.core.models import CallRecord, CallStatus, TicketOutcome
@@ -35,9 +36,11 @@ class CountingCaller:
     def __init__(self) -> None:
         self.tickets: list[str] = []
 
-    async def __call__(self, *, ticket_id, rung, group, messages, repair=False, metadata=None):
-        self.tickets.append(ticket_id)
-        return ANSWER, CallRecord(ticket_id=ticket_id, rung=rung, model_group=group, status=CallStatus.OK)
+    async def __call__(self, request: CallRequest) -> tuple[str, CallRecord]:
+        self.tickets.append(request.ticket_id)
+        return ANSWER, CallRecord(
+            ticket_id=request.ticket_id, rung=request.rung, model_group=request.group, status=CallStatus.OK
+        )
 
 
 def _write_day(root: Path, n: int, bad_lines: tuple[int, ...] = ()) -> list[str]:

@@ -6,10 +6,10 @@ import asyncio
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from llm_operators.core.call_request import CallRequest
 from llm_operators.core.gate import GateRules, decide
 from llm_operators.core.ladder import Ladder, LadderPolicy
 from llm_operators.core.models import CallRecord, CallStatus, Ticket, TicketOutcome
@@ -38,17 +38,8 @@ class ScriptedOffline:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def __call__(
-        self,
-        *,
-        ticket_id: str,
-        rung: int,
-        group: str,
-        messages: list[dict[str, str]],
-        repair: bool = False,
-        metadata: dict[str, Any] | None = None,
-        response_format: dict[str, Any] | None = None,
-    ) -> tuple[str | None, CallRecord]:
+    async def __call__(self, request: CallRequest) -> tuple[str | None, CallRecord]:
+        ticket_id, rung, group, messages = request.ticket_id, request.rung, request.group, request.messages
         self.calls += 1
         record = CallRecord(
             ticket_id=ticket_id,

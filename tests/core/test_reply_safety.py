@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from llm_operators.core.call_request import CallRequest
 from llm_operators.core.config import ConfigError
 from llm_operators.core.gate import GateRules, decide
 from llm_operators.core.injection import detect_injection
@@ -149,12 +150,12 @@ class FakeJudgeCaller:
         self.content, self.status = content, status
         self.kwargs: dict[str, Any] = {}
 
-    async def __call__(self, **kwargs: Any) -> tuple[str | None, CallRecord]:
-        self.kwargs = kwargs
+    async def __call__(self, request: CallRequest) -> tuple[str | None, CallRecord]:
+        self.kwargs = vars(request)  # the request's fields by name
         record = CallRecord(
-            ticket_id=kwargs["ticket_id"],
-            rung=kwargs["rung"],
-            model_group=kwargs["group"],
+            ticket_id=request.ticket_id,
+            rung=request.rung,
+            model_group=request.group,
             status=self.status,
             cost_usd=0.002,
         )
@@ -268,16 +269,16 @@ def test_customer_reply_in_free_text_needs_the_judged_reply():
 
 
 class TwoRungModel:
-    async def __call__(self, **kwargs: Any) -> tuple[str | None, CallRecord]:
-        rung = kwargs["rung"]
+    async def __call__(self, request: CallRequest) -> tuple[str | None, CallRecord]:
+        rung = request.rung
         record = CallRecord(
-            repair=kwargs.get("repair", False),
-            ticket_id=kwargs["ticket_id"],
+            repair=request.repair,
+            ticket_id=request.ticket_id,
             rung=rung,
-            model_group=kwargs["group"],
+            model_group=request.group,
             status=CallStatus.OK,
         )
-        if rung == 0 and not kwargs.get("repair"):
+        if rung == 0 and not request.repair:
             return "not json", record
         answer = triage_text("I forgot my password and cannot log in to my account today", "fast")
         answer["confidence"] = 0.5 if rung == 0 else 0.9
@@ -308,9 +309,9 @@ class RecordingModel(TwoRungModel):
     def __init__(self) -> None:
         self.systems: list[str] = []
 
-    async def __call__(self, **kwargs: Any) -> tuple[str | None, CallRecord]:
-        self.systems.append(kwargs["messages"][0]["content"])
-        return await super().__call__(**kwargs)
+    async def __call__(self, request: CallRequest) -> tuple[str | None, CallRecord]:
+        self.systems.append(request.messages[0]["content"])
+        return await super().__call__(request)
 
 
 def test_managed_rules_reach_the_model_and_their_version_is_on_the_outcome():

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from chaos_provider.config import DEFAULT_RESULT
+from llm_operators.core.call_request import CallRequest
 from llm_operators.core.config import LiteLLMSettings
 from llm_operators.core.day_source import FileTicketSource
 from llm_operators.core.fingerprint import ladder_fingerprint, run_fingerprint
@@ -30,10 +31,14 @@ class Caller:
     def __init__(self) -> None:
         self.asked: list[str] = []
 
-    async def __call__(self, *, ticket_id: str, rung: int, group: str, **_: Any) -> tuple[str, CallRecord]:
-        self.asked.append(ticket_id)
+    async def __call__(self, request: CallRequest) -> tuple[str, CallRecord]:
+        self.asked.append(request.ticket_id)
         record = CallRecord(
-            ticket_id=ticket_id, rung=rung, model_group=group, status=CallStatus.OK, cost_usd=0.01
+            ticket_id=request.ticket_id,
+            rung=request.rung,
+            model_group=request.group,
+            status=CallStatus.OK,
+            cost_usd=0.01,
         )
         return json.dumps({**DEFAULT_RESULT, "confidence": 0.95}), record
 

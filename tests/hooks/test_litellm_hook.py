@@ -9,6 +9,7 @@ import json
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from llm_operators.core.call_request import CallRequest
 from llm_operators.core.config import ConfigError
 from llm_operators.core.prompts import PROMPT_VERSION
 from llm_operators.hooks.litellm import LiteLLMHook, set_litellm_environment_defaults
@@ -205,16 +206,18 @@ def test_offline_router_answers_and_cache_is_local_without_redis(
     try:
         content, record = asyncio.run(
             router.call(
-                ticket_id="T-1",
-                rung=0,
-                group="fast",
-                messages=[
-                    {
-                        "role": "user",
-                        "content": "Triage this ticket.\n<ticket>\nsubject: invoice\nbody:\n"
-                        "I was charged twice on my invoice, please refund\n</ticket>",
-                    }
-                ],
+                CallRequest(
+                    ticket_id="T-1",
+                    rung=0,
+                    group="fast",
+                    messages=[
+                        {
+                            "role": "user",
+                            "content": "Triage this ticket.\n<ticket>\nsubject: invoice\nbody:\n"
+                            "I was charged twice on my invoice, please refund\n</ticket>",
+                        }
+                    ],
+                )
             )
         )
     finally:

@@ -19,6 +19,7 @@ os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")  # no GitH
 import pytest
 
 from chaos_provider import MALFORMED_KINDS, ChaosConfig, ChaosServer
+from llm_operators.core.call_request import CallRequest
 from llm_operators.core.config import LiteLLMSettings
 from llm_operators.core.ladder import Budget, Ladder, LadderPolicy
 from llm_operators.core.models import CallStatus, OutcomeStatus, Ticket, TicketLabels, TicketOutcome
@@ -282,9 +283,9 @@ def test_num_retries_n_means_n_plus_one_requests_for_a_503(chaos: ChaosServer, n
     """No hidden SDK retries and no retry-policy default overriding `num_retries`."""
     chaos.configure({"models": {"cheap": {"outage": True}}})
     with TriageRouter(make_settings(chaos, num_retries=num_retries)) as router:
-        content, record = asyncio.run(
-            router.call(ticket_id="T1", rung=0, group="cheap", messages=[{"role": "user", "content": "hi"}])
-        )
+        hi = [{"role": "user", "content": "hi"}]
+        request = CallRequest(ticket_id="T1", rung=0, group="cheap", messages=hi)
+        content, record = asyncio.run(router.call(request))
     assert content is None and record.status is CallStatus.ERROR
     assert requests_of(chaos, "cheap") == num_retries + 1
     assert record.attempts == num_retries + 1

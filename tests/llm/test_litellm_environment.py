@@ -13,6 +13,7 @@ from pathlib import Path
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm is imported: no network
 os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")  # no GitHub fetch either
 
+from llm_operators.core.call_request import CallRequest
 from llm_operators.core.config import offline_settings
 from llm_operators.llm.environment import LITELLM_ENVIRONMENT_DEFAULTS, registered_callbacks
 from llm_operators.llm.router_client import TriageRouter
@@ -47,9 +48,9 @@ def test_importing_the_llm_layer_changes_nothing_and_building_a_router_sets_the_
 
 
 def _ask(router: TriageRouter, ticket_id: str) -> int:
-    content, record = asyncio.run(
-        router.call(ticket_id=ticket_id, rung=0, group="fast", messages=[{"role": "user", "content": "hi"}])
-    )
+    hi = [{"role": "user", "content": "hi"}]
+    request = CallRequest(ticket_id=ticket_id, rung=0, group="fast", messages=hi)
+    content, record = asyncio.run(router.call(request))
     assert content is not None
     return record.attempts
 

@@ -15,6 +15,7 @@ os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")  # no GitH
 import litellm
 import pytest
 
+from llm_operators.core.call_request import CallRequest
 from llm_operators.core.config import OFFLINE_PRICES, OFFLINE_PROVIDER, offline_settings
 from llm_operators.core.ladder import Ladder, LadderPolicy
 from llm_operators.core.models import CallStatus, OutcomeStatus, Ticket
@@ -40,7 +41,8 @@ def router() -> Iterator[TriageRouter]:
 
 
 def ask(router: TriageRouter, group: str, ticket: Ticket = TICKET) -> tuple[str | None, Any]:
-    return asyncio.run(router.call(ticket_id=ticket.id, rung=0, group=group, messages=build_messages(ticket)))
+    request = CallRequest(ticket_id=ticket.id, rung=0, group=group, messages=build_messages(ticket))
+    return asyncio.run(router.call(request))
 
 
 @pytest.mark.parametrize("tier", list(OFFLINE_PRICES))

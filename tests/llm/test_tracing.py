@@ -29,6 +29,7 @@ import pytest
 from fakes import FakeLangfuseOTLP
 
 from chaos_provider import DEFAULT_RESULT, ChaosServer
+from llm_operators.core.call_request import CallRequest
 from llm_operators.core.config import LiteLLMSettings
 from llm_operators.core.day_source import FileTicketSource
 from llm_operators.core.ladder import Ladder, LadderPolicy
@@ -105,13 +106,13 @@ def _ticket(ticket_id: str, body: str) -> Ticket:
     return Ticket(id=ticket_id, created_at=datetime(2025, 10, 1, 9, tzinfo=UTC), subject="Help", body=body)
 
 
-def _record(kw: dict[str, Any], **extra: Any) -> CallRecord:
+def _record(request: CallRequest, **extra: Any) -> CallRecord:
     return CallRecord(
-        ticket_id=kw["ticket_id"],
-        rung=kw["rung"],
-        model_group=kw["group"],
-        repair=bool(kw.get("repair")),
-        deployment=f"openai/{kw['group']}",
+        ticket_id=request.ticket_id,
+        rung=request.rung,
+        model_group=request.group,
+        repair=request.repair,
+        deployment=f"openai/{request.group}",
         status=CallStatus.OK,
         prompt_tokens=100,
         completion_tokens=20,
@@ -169,8 +170,8 @@ def test_without_keys_everything_is_a_noop(monkeypatch, fake):
     tracing.install()
     assert tracing.metadata_for("T-1") == {}
 
-    async def caller(**kwargs):
-        return kwargs
+    async def caller(request):
+        return request
 
     assert tracing.wrap_caller(caller) is caller
     tracing.score_gate("T-1", "manual_review", ["low confidence"], True)
@@ -308,22 +309,22 @@ def test_a_day_one_trace_per_ticket_a_generation_per_call(tracing, fake, tmp_pat
 def test_invalid_answers_errors_and_cache_hits_on_their_generations(tracing, fake):
     """The ladder marks an answer invalid after the call returns: the generation shows it."""
 
-    async def caller(**kw: Any) -> tuple[str | None, CallRecord]:
-        if kw["rung"] == 1:
+    async def caller(request: CallRequest) -> tuple[str | None, CallRecord]:
+        if request.rung == 1:
             raise TimeoutError("provider hung")
-        if kw["ticket_id"] == "T-hit":
-            return DEFAULT_RESULT_JSON, _record(kw, cache_hit=True, attempts=0)
-        return ("not json" if not kw.get("repair") else DEFAULT_RESULT_JSON), _record(kw)
+        if request.ticket_id == "T-hit":
+            return DEFAULT_RESULT_JSON, _record(request, cache_hit=True, attempts=0)
+        return ("not json" if not request.repair else DEFAULT_RESULT_JSON), _record(request)
 
     traced = tracing.wrap_caller(caller)
 
     async def run() -> None:
-        _, first = await traced(ticket_id="T-1", rung=0, group="cheap", messages=[])
+        _, first = await traced(CallRequest(ticket_id="T-1", rung=0, group="cheap", messages=[]))
         first.status, first.error = CallStatus.INVALID, "answer is not JSON"  # what the ladder does
-        await traced(ticket_id="T-1", rung=0, group="cheap", messages=[], repair=True)
+        await traced(CallRequest(ticket_id="T-1", rung=0, group="cheap", messages=[], repair=True))
         with pytest.raises(TimeoutError):
-            await traced(ticket_id="T-1", rung=1, group="strong", messages=[])
-        await traced(ticket_id="T-hit", rung=0, group="cheap", messages=[])
+            await traced(CallRequest(ticket_id="T-1", rung=1, group="strong", messages=[]))
+        await traced(CallRequest(ticket_id="T-hit", rung=0, group="cheap", messages=[]))
 
     asyncio.run(run())
     tracing.flush()
@@ -345,12 +346,11 @@ DEFAULT_RESULT_JSON = json.dumps(DEFAULT_RESULT)
 
 
 def test_the_judge_call_is_not_linked_to_the_triage_prompt(tracing, fake):
-    async def caller(**kw: Any) -> tuple[str | None, CallRecord]:
-        return "{}", _record(kw, purpose="judge")
+    async def caller(request: CallRequest) -> tuple[str | None, CallRecord]:
+        return "{}", _record(request, purpose="judge")
 
-    asyncio.run(
-        tracing.wrap_caller(caller)(ticket_id="T-1", rung=2, group="strong", messages=[], response_format={})
-    )
+    judge = CallRequest(ticket_id="T-1", rung=2, group="strong", messages=[], response_format={})
+    asyncio.run(tracing.wrap_caller(caller)(judge))
     tracing.flush()
     [gen] = _generations(fake)
     assert gen["name"] == "rung 2 (strong) judge"
@@ -365,15 +365,15 @@ def test_tickets_are_not_coupled_a_slow_call_does_not_hold_back_another_ticket(t
     async def run() -> None:
         gate = release()
 
-        async def caller(**kw: Any) -> tuple[str | None, CallRecord]:
-            if kw["ticket_id"] == "slow":
+        async def caller(request: CallRequest) -> tuple[str | None, CallRecord]:
+            if request.ticket_id == "slow":
                 await gate.wait()
-            order.append(kw["ticket_id"])
-            return "{}", _record(kw)
+            order.append(request.ticket_id)
+            return "{}", _record(request)
 
         traced = tracing.wrap_caller(caller)
-        slow = asyncio.create_task(traced(ticket_id="slow", rung=0, group="cheap", messages=[]))
-        await traced(ticket_id="fast", rung=0, group="cheap", messages=[])
+        slow = asyncio.create_task(traced(CallRequest(ticket_id="slow", rung=0, group="cheap", messages=[])))
+        await traced(CallRequest(ticket_id="fast", rung=0, group="cheap", messages=[]))
         tracing.end_ticket("fast")
         order.append("fast done")
         gate.set()
@@ -451,11 +451,12 @@ def test_no_secret_and_no_raw_personal_data_reach_spans_or_logs(tracing, fake, c
     caplog.set_level(logging.DEBUG, logger="langfuse")
     answer = "Call me on +1 415-555-0134 or write to jane.doe@example.com, card 4111 1111 1111 1111"
 
-    async def caller(**kw: Any) -> tuple[str | None, CallRecord]:
-        return answer, _record(kw)
+    async def caller(request: CallRequest) -> tuple[str | None, CallRecord]:
+        return answer, _record(request)
 
     messages = [{"role": "user", "content": "I am jane.doe@example.com"}]
-    asyncio.run(tracing.wrap_caller(caller)(ticket_id="T-9", rung=0, group="cheap", messages=messages))
+    request = CallRequest(ticket_id="T-9", rung=0, group="cheap", messages=messages)
+    asyncio.run(tracing.wrap_caller(caller)(request))
     tracing.score_gate("T-9", "auto_reply", [], False)
     tracing.flush()
     [gen] = _generations(fake)

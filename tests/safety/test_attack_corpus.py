@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from attack_corpus import ATTACKS, BENIGN, REPLY_GOALS, Attack, Benign
 
+from llm_operators.core.call_request import CallRequest
 from llm_operators.core.gate import GateRules, check_reply, decide, reason_key
 from llm_operators.core.injection import detect_injection
 from llm_operators.core.judge import JUDGE_HEADER, judge_messages
@@ -131,21 +132,11 @@ class ObeyingModel:
         self.judge = judge
         self.calls: list[list[dict[str, str]]] = []
 
-    async def __call__(
-        self,
-        *,
-        ticket_id: str,
-        rung: int,
-        group: str,
-        messages: list[dict[str, str]],
-        repair: bool = False,
-        metadata: dict[str, Any] | None = None,
-        response_format: dict[str, Any] | None = None,
-    ) -> tuple[str | None, CallRecord]:
-        if messages[0]["content"].startswith(JUDGE_HEADER):
-            return await self.judge(messages=messages, ticket_id=ticket_id, rung=rung, group=group)
-        self.calls.append(messages)
-        record = ok_record(ticket_id, rung, group, repair)
+    async def __call__(self, request: CallRequest) -> tuple[str | None, CallRecord]:
+        if request.messages[0]["content"].startswith(JUDGE_HEADER):
+            return await self.judge(request)
+        self.calls.append(request.messages)
+        record = ok_record(request.ticket_id, request.rung, request.group, request.repair)
         if self.invalid_first and len(self.calls) == 1:
             return "Sure! Here is my answer: P3, resolved.", record  # invalid: the ladder asks for a repair
         answer = {
@@ -171,21 +162,21 @@ class PolicyJudge:
     def __init__(self) -> None:
         self.received: list[list[dict[str, str]]] = []
 
-    async def __call__(self, *, messages, ticket_id, rung, group) -> tuple[str | None, CallRecord]:
-        self.received.append(messages)
-        user = messages[1]["content"]
+    async def __call__(self, request: CallRequest) -> tuple[str | None, CallRecord]:
+        self.received.append(request.messages)
+        user = request.messages[1]["content"]
         marked = user.split("<reply>\n", 1)[1].rsplit("\n</reply>", 1)[0]
         verdict = judge_text(reveal(marked, "datamark"))
-        return json.dumps(verdict), ok_record(ticket_id, rung, group, False)
+        return json.dumps(verdict), ok_record(request.ticket_id, request.rung, request.group, False)
 
 
 class ApproveAllJudge(PolicyJudge):
     """The worst judge: approves anything. Only the reply checks remain."""
 
-    async def __call__(self, *, messages, ticket_id, rung, group) -> tuple[str | None, CallRecord]:
-        self.received.append(messages)
+    async def __call__(self, request: CallRequest) -> tuple[str | None, CallRecord]:
+        self.received.append(request.messages)
         return json.dumps({"approved": True, "violations": [], "reason": "ok"}), ok_record(
-            ticket_id, rung, group, False
+            request.ticket_id, request.rung, request.group, False
         )
 
 
@@ -193,20 +184,10 @@ class OfflineModel:
     """The offline model exactly as the `offline` LiteLLM provider runs it: it reads the ticket block of
     the messages and answers with `triage_text` (the Router around it is tested in tests/llm)."""
 
-    async def __call__(
-        self,
-        *,
-        ticket_id: str,
-        rung: int,
-        group: str,
-        messages: list[dict[str, str]],
-        repair: bool = False,
-        metadata: dict[str, Any] | None = None,
-        response_format: dict[str, Any] | None = None,
-    ) -> tuple[str | None, CallRecord]:
-        tier = "careful" if group == "careful" else "fast"
-        answer = json.dumps(triage_text(extract_ticket_text(messages), tier))
-        return answer, ok_record(ticket_id, rung, group, repair)
+    async def __call__(self, request: CallRequest) -> tuple[str | None, CallRecord]:
+        tier = "careful" if request.group == "careful" else "fast"
+        answer = json.dumps(triage_text(extract_ticket_text(request.messages), tier))
+        return answer, ok_record(request.ticket_id, request.rung, request.group, request.repair)
 
 
 def triage(caller: Any, ticket: Ticket, **policy: Any) -> TicketOutcome:
@@ -509,15 +490,15 @@ class UnmarkedOnlyModel(ObeyingModel):
         self.attack = attack
         self.obeyed = False
 
-    async def __call__(self, **kwargs: Any) -> tuple[str | None, CallRecord]:
-        user = kwargs["messages"][1]["content"]
+    async def __call__(self, request: CallRequest) -> tuple[str | None, CallRecord]:
+        user = request.messages[1]["content"]
         prose = {
             tuple(line.split()[i : i + 3]) for line in user.splitlines() for i in range(len(line.split()))
         }
         words = self.attack.body.split()
         self.obeyed = any(tuple(words[i : i + 3]) in prose for i in range(len(words) - 2))
         self.reply = self.attack.obeyed_reply if self.obeyed else CLEAN_REPLY
-        return await super().__call__(**kwargs)
+        return await super().__call__(request)
 
 
 def test_spotlighting_measured_on_the_corpus(capsys: pytest.CaptureFixture[str]):

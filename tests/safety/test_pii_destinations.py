@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
+from llm_operators.core.call_request import CallRequest
 from llm_operators.core.gate import GateRules, decide
 from llm_operators.core.ladder import Ladder, LadderPolicy
 from llm_operators.core.models import (
@@ -197,17 +197,8 @@ class ModelSayingNoPii:
     def __init__(self) -> None:
         self.seen: list[str] = []
 
-    async def __call__(
-        self,
-        *,
-        ticket_id: str,
-        rung: int,
-        group: str,
-        messages: list[dict[str, str]],
-        repair: bool = False,
-        metadata: dict[str, Any] | None = None,
-    ) -> tuple[str | None, CallRecord]:
-        self.seen.extend(m["content"] for m in messages)
+    async def __call__(self, request: CallRequest) -> tuple[str | None, CallRecord]:
+        self.seen.extend(m["content"] for m in request.messages)
         answer = {
             "category": "billing",
             "priority": "P3",
@@ -220,7 +211,9 @@ class ModelSayingNoPii:
             "confidence": 0.99,
             "rationale": "routine billing question",
         }
-        record = CallRecord(ticket_id=ticket_id, rung=rung, model_group=group, status=CallStatus.OK)
+        record = CallRecord(
+            ticket_id=request.ticket_id, rung=request.rung, model_group=request.group, status=CallStatus.OK
+        )
         return json.dumps(answer), record
 
 

@@ -18,71 +18,17 @@ smaller than `min_round_size`, and every round once the run is past its deadline
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
+from llm_operators.core.call_request import Caller, CallRequest
 from llm_operators.core.config import BatchSettings
-from llm_operators.core.ladder import Budget, Caller, Ladder, LadderPolicy
+from llm_operators.core.ladder import Budget, Ladder, LadderPolicy
 from llm_operators.core.models import CallRecord, CallStatus, Ticket, TicketOutcome
-
-
-class PendingRequest(BaseModel):
-    """A request some ticket's ladder is waiting for."""
-
-    key: str = ""  # computed from the request when not given
-    ticket_id: str
-    rung: int
-    group: str
-    repair: bool = False
-    messages: list[dict[str, str]]
-    response_format: dict[str, Any] | None = None
-
-    @model_validator(mode="after")
-    def _key_from_request(self) -> PendingRequest:
-        """No key given: the batch line's `custom_id` (OpenAI allows 64 characters), the same for the
-        same request."""
-        if not self.key:
-            payload = json.dumps(
-                [self.ticket_id, self.rung, self.group, self.repair, self.messages, self.response_format],
-                sort_keys=True,
-                separators=(",", ":"),
-            )
-            self.key = "r" + hashlib.sha256(payload.encode()).hexdigest()[:47]
-        return self
-
-    async def ask(self, caller: Caller, metadata: dict[str, Any] | None) -> tuple[str | None, CallRecord]:
-        return await caller(
-            ticket_id=self.ticket_id,
-            rung=self.rung,
-            group=self.group,
-            messages=self.messages,
-            repair=self.repair,
-            metadata=metadata,
-            response_format=self.response_format,
-        )
-
-    def answered(self, by: Answerer, usage: Usage, **more: Any) -> CallRecord:
-        """The record of this request answered without a live call (a batch line or the cache)."""
-        return CallRecord(
-            ticket_id=self.ticket_id,
-            rung=self.rung,
-            model_group=self.group,
-            deployment=by.deployment,
-            api_base=by.api_base,
-            repair=self.repair,
-            status=CallStatus.OK,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            cost_usd=usage.cost_usd,
-            fallback_used=by.answered_group != self.group,
-            **more,
-        )
 
 
 class Answerer(Protocol):
@@ -97,6 +43,20 @@ class Usage(Protocol):
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float
+
+
+def answered_record(request: CallRequest, by: Answerer, usage: Usage, **more: Any) -> CallRecord:
+    """The record of a request answered without a live call (a batch line or the cache)."""
+    return request.record(
+        deployment=by.deployment,
+        api_base=by.api_base,
+        status=CallStatus.OK,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        cost_usd=usage.cost_usd,
+        fallback_used=by.answered_group != request.group,
+        **more,
+    )
 
 
 class BookEntry(BaseModel):
@@ -123,7 +83,7 @@ class AnswerBook(BaseModel):
 class NeedsAnswer(Exception):
     """Raised by `ReplayCaller` through the ladder: this ticket waits for `request`."""
 
-    def __init__(self, request: PendingRequest) -> None:
+    def __init__(self, request: CallRequest) -> None:
         super().__init__(request.key)
         self.request = request
 
@@ -136,31 +96,13 @@ class ReplayCaller:
         self.book = book
         self.live = live
 
-    async def __call__(
-        self,
-        *,
-        ticket_id: str,
-        rung: int,
-        group: str,
-        messages: list[dict[str, str]],
-        repair: bool = False,
-        metadata: dict[str, Any] | None = None,
-        response_format: dict[str, Any] | None = None,
-    ) -> tuple[str | None, CallRecord]:
-        request = PendingRequest(
-            ticket_id=ticket_id,
-            rung=rung,
-            group=group,
-            repair=repair,
-            messages=messages,
-            response_format=response_format,
-        )
+    async def __call__(self, request: CallRequest) -> tuple[str | None, CallRecord]:
         entry = self.book.answers.get(request.key)
         if entry is not None:
             return entry.content, entry.record.model_copy(deep=True)
         if self.live is None:
             raise NeedsAnswer(request)
-        content, record = await request.ask(self.live, metadata)
+        content, record = await self.live(request)
         # kept even when every deployment failed: the ladder moved on from it, and a replay must too
         self.book.add(request.key, content, record)
         return content, record
@@ -169,7 +111,7 @@ class ReplayCaller:
 @dataclass
 class Replay:
     finished: dict[str, TicketOutcome] = field(default_factory=dict)
-    pending: dict[str, PendingRequest] = field(default_factory=dict)  # ticket id -> what it waits for
+    pending: dict[str, CallRequest] = field(default_factory=dict)  # ticket id -> what it waits for
 
 
 async def replay(
@@ -210,16 +152,16 @@ async def finish_live(
 
 @dataclass
 class RoundPlan:
-    batches: dict[str, list[PendingRequest]] = field(default_factory=dict)  # model group -> one batch
+    batches: dict[str, list[CallRequest]] = field(default_factory=dict)  # model group -> one batch
     live: list[str] = field(default_factory=list)  # ticket ids finished live, with why
     why_live: dict[str, str] = field(default_factory=dict)
 
 
 def plan_round(
-    pending: Mapping[str, PendingRequest], book: AnswerBook, settings: BatchSettings, *, past_deadline: bool
+    pending: Mapping[str, CallRequest], book: AnswerBook, settings: BatchSettings, *, past_deadline: bool
 ) -> RoundPlan:
     plan = RoundPlan()
-    by_group: dict[str, list[PendingRequest]] = {}
+    by_group: dict[str, list[CallRequest]] = {}
     for ticket_id, request in pending.items():
         if past_deadline:
             plan.why_live[ticket_id] = "past the batch deadline"
@@ -268,7 +210,7 @@ class RoundBatch(BaseModel):
 def merge_round(
     book: AnswerBook,
     batch: RoundBatch,
-    requests: Mapping[str, PendingRequest],
+    requests: Mapping[str, CallRequest],
     answers: Mapping[str, LineAnswer],
 ) -> tuple[int, int]:
     """Answers into the book as records like live calls' (one request, no retry); failures counted.
@@ -289,7 +231,8 @@ def merge_round(
         book.add(
             key,
             answer.content,
-            request.answered(
+            answered_record(
+                request,
                 batch,
                 answer,
                 latency_ms=latency_ms,
@@ -312,7 +255,7 @@ class BatchRunState(BaseModel):
     started_at: float | None = None  # the first batch's submission: the deadline counts from here
     round: int = 0
     book: AnswerBook = Field(default_factory=AnswerBook)
-    pending: dict[str, PendingRequest] = Field(default_factory=dict)  # key -> request of in-flight batches
+    pending: dict[str, CallRequest] = Field(default_factory=dict)  # key -> request of in-flight batches
     in_flight: list[RoundBatch] = Field(default_factory=list)
     done: list[RoundBatch] = Field(default_factory=list)
     live_tickets: int = 0

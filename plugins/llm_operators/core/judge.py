@@ -4,7 +4,7 @@ The judge sees the reply and the reply policy, never the ticket: a ticket that t
 into a bad reply cannot talk to the judge as well, and the judge cannot be asked "is this what the
 customer wanted?" (which an attacker controls) but only "may a support agent send this?". The reply
 itself is datamarked (core/spotlight.py), since its words may have been chosen by the attacker.
-Pure: the call goes through the ladder's `Caller`, so tests use a fake.
+Pure: the call goes through the ladder's `Caller` (one more ladder call), so tests use a fake.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import functools
 import hashlib
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
+from llm_operators.core.call_request import Caller, CallRequest
 from llm_operators.core.models import CallRecord, CallStatus, JudgeVerdict
 from llm_operators.core.spotlight import (
     DEFAULT_MODE,
@@ -26,10 +27,6 @@ from llm_operators.core.spotlight import (
     reveal,
     spotlight,
 )
-
-if TYPE_CHECKING:
-    # the ladder's caller: the judge's call is one more ladder call (ladder.py imports this module)
-    from llm_operators.core.ladder import Caller
 
 # The policy as rule id -> what a reply must not do; ids are what a verdict names.
 POLICY: dict[str, str] = {
@@ -140,12 +137,14 @@ async def judge_reply(
 ) -> tuple[JudgeVerdict | None, CallRecord]:
     """Ask the judge once. No verdict (provider error, invalid answer) is never an approval."""
     content, record = await caller(
-        ticket_id=ticket_id,
-        rung=rung,
-        group=group,
-        messages=judge_messages(reply, mode),
-        metadata=metadata,
-        response_format=response_format(),
+        CallRequest(
+            ticket_id=ticket_id,
+            rung=rung,
+            group=group,
+            messages=judge_messages(reply, mode),
+            metadata=metadata,
+            response_format=response_format(),
+        )
     )
     record.purpose = "judge"
     if record.status is CallStatus.ERROR:

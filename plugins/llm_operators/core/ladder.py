@@ -4,7 +4,8 @@ Per rung: one call; an invalid answer gets `repair_attempts` chances to fix itse
 (cheaper than the next rung, and usually enough for a formatting slip); a valid answer below the
 confidence threshold climbs; a valid confident answer stops. When no rung gives a valid answer the
 ticket is `unresolved`, never lost: the gate sends it to a human with the reason. The ladder talks to
-models only through the `Caller` protocol, so it is tested without litellm or the network.
+models only through the `Caller` protocol (core/call_request.py), so it is tested without litellm or
+the network.
 
 Each call's record keeps its validated answer (replaying thresholds needs every rung's, not only the
 final one). In `free_text` reply mode the judge (core/judge.py) is asked after the ladder, on the
@@ -16,8 +17,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from llm_operators.core.call_request import Caller, CallRequest
 from llm_operators.core.injection import detect_injection
 from llm_operators.core.judge import judge_reply
 from llm_operators.core.models import (
@@ -40,21 +42,6 @@ from llm_operators.core.prompts import (
 )
 from llm_operators.core.reply_templates import Catalogue, catalogue_for
 from llm_operators.core.spotlight import DEFAULT_MODE, SpotlightMode
-
-
-class Caller(Protocol):
-    async def __call__(
-        self,
-        *,
-        ticket_id: str,
-        rung: int,
-        group: str,
-        messages: list[dict[str, str]],
-        repair: bool = False,
-        metadata: dict[str, Any] | None = None,
-        # passed only for the judge's call (triage calls use the default triage schema)
-        response_format: dict[str, Any] | None = None,
-    ) -> tuple[str | None, CallRecord]: ...
 
 
 @dataclass
@@ -200,12 +187,14 @@ class Ladder:
         attempt_messages = messages
         for attempt in range(1 + self.policy.repair_attempts):
             content, record = await self.caller(
-                ticket_id=outcome.ticket_id,
-                rung=rung,
-                group=group,
-                messages=attempt_messages,
-                repair=attempt > 0,
-                metadata=metadata,
+                CallRequest(
+                    ticket_id=outcome.ticket_id,
+                    rung=rung,
+                    group=group,
+                    messages=attempt_messages,
+                    repair=attempt > 0,
+                    metadata=metadata,
+                )
             )
             await self.budget.add(record)
             outcome.calls.append(record)

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llm_operators.core.call_request import CallRequest
+    from llm_operators.core.models import CallRecord
 
 
 class LazyRouter:
@@ -30,8 +34,8 @@ class LazyRouter:
                     self._router = self._build()
         return self._router
 
-    async def call(self, **kwargs: Any) -> Any:
-        return await self.get().call(**kwargs)
+    async def call(self, request: CallRequest, **kwargs: Any) -> tuple[str | None, CallRecord]:
+        return await self.get().call(request, **kwargs)
 
     def close(self) -> None:
         if self._router is not None:

@@ -18,6 +18,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from llm_operators.core.call_request import CallRequest
 from llm_operators.core.config import ConfigError, LiteLLMSettings
 from llm_operators.core.models import CallRecord, CallStatus
 from llm_operators.core.prompts import response_format as triage_schema
@@ -234,28 +235,19 @@ class TriageRouter:
         return None if key is None or self.cache is None else self.cache.get(key)
 
     async def call(
-        self,
-        *,
-        ticket_id: str,
-        rung: int,
-        group: str,
-        messages: list[dict[str, str]],
-        repair: bool = False,
-        metadata: dict[str, Any] | None = None,
-        response_format: dict[str, Any] | None = None,
-        cache_key_extra: dict[str, Any] | None = None,
+        self, request: CallRequest, *, cache_key_extra: dict[str, Any] | None = None
     ) -> tuple[str | None, CallRecord]:
-        """`response_format`: the structured-output schema; None is the triage answer's."""
+        """The ladder's `Caller`. `cache_key_extra`: more arguments for litellm, which the answer cache
+        does not key on, so a call with them skips the cache."""
         started = datetime.now(UTC)
         t0 = time.perf_counter()
+        group, messages, response_format = request.group, request.messages, request.response_format
         key = None if cache_key_extra else self.cache_key(group, messages, response_format)
         if key is not None:
             assert self.cache is not None
             hit = self.cache.get(key)
             if hit is not None:
-                return hit.content, self._record(
-                    ticket_id, rung, group, repair, started, t0, hit, cache_hit=True, attempts=0
-                )
+                return hit.content, self._record(request, started, t0, hit, cache_hit=True, attempts=0)
 
         attempts = 0
         errors: list[str] = []
@@ -268,7 +260,7 @@ class TriageRouter:
                 "model": asked,
                 "messages": messages,
                 "response_format": response_format or triage_schema(),
-                "metadata": dict(metadata or {}),
+                "metadata": dict(request.metadata or {}),
             }
             if self._retries.get(asked) is not None:
                 kwargs["num_retries"] = self._retries[asked]
@@ -304,24 +296,10 @@ class TriageRouter:
             if key is not None and answer.content is not None:
                 assert self.cache is not None
                 self.cache.put(key, answer)
-            record = self._record(
-                ticket_id,
-                rung,
-                group,
-                repair,
-                started,
-                t0,
-                answer,
-                cache_hit=False,
-                attempts=max(1, attempts),
-            )
+            record = self._record(request, started, t0, answer, cache_hit=False, attempts=max(1, attempts))
             return answer.content, record
         # every group of the chain failed or is open: the ladder decides what next
-        return None, CallRecord(
-            ticket_id=ticket_id,
-            rung=rung,
-            model_group=group,
-            repair=repair,
+        return None, request.record(
             status=CallStatus.ERROR,
             error="; ".join(errors)[:600],
             latency_ms=(time.perf_counter() - t0) * 1000,
@@ -331,10 +309,7 @@ class TriageRouter:
 
     @staticmethod
     def _record(
-        ticket_id: str,
-        rung: int,
-        group: str,
-        repair: bool,
+        request: CallRequest,
         started: datetime,
         t0: float,
         answer: CachedAnswer,
@@ -342,20 +317,16 @@ class TriageRouter:
         cache_hit: bool,
         attempts: int,
     ) -> CallRecord:
-        return CallRecord(
-            ticket_id=ticket_id,
-            rung=rung,
-            model_group=group,
+        return request.record(
             deployment=answer.deployment,
             api_base=answer.api_base,
-            repair=repair,
             status=CallStatus.OK,  # the ladder downgrades to INVALID if the content fails validation
             prompt_tokens=answer.prompt_tokens,
             completion_tokens=answer.completion_tokens,
             cost_usd=answer.cost_usd,  # for a hit: what it would have cost (the savings)
             latency_ms=(time.perf_counter() - t0) * 1000,
             cache_hit=cache_hit,
-            fallback_used=answer.answered_group != group,
+            fallback_used=answer.answered_group != request.group,
             attempts=attempts,
             started_at=started,
         )

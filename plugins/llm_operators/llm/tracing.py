@@ -28,10 +28,10 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from llm_operators.core.call_request import Caller, CallRequest
 from llm_operators.core.models import CallRecord, CallStatus
 from llm_operators.llm.langfuse_client import LangfuseSettings, langfuse_client
 from llm_operators.llm.langfuse_scores import Score, ScoreSender
@@ -42,8 +42,6 @@ __all__ = ["LangfuseSettings", "Tracing"]
 log = logging.getLogger(__name__)
 
 BASE_TAG = "ticket_triage"
-
-Caller = Callable[..., Awaitable[Any]]
 
 
 @dataclass
@@ -158,27 +156,27 @@ class Tracing:
         if not self.enabled:
             return caller
 
-        async def traced(**kwargs: Any) -> Any:
-            generation = self._start_generation(kwargs)
+        async def traced(request: CallRequest) -> tuple[str | None, CallRecord]:
+            generation = self._start_generation(request)
             try:
-                content, record = await caller(**kwargs)
+                content, record = await caller(request)
             except BaseException as exc:
-                self._finish_generation(kwargs, generation, None, None, error=type(exc).__name__)
+                self._finish_generation(request, generation, None, None, error=type(exc).__name__)
                 raise
-            self._finish_generation(kwargs, generation, content, record)
+            self._finish_generation(request, generation, content, record)
             return content, record
 
         return traced
 
-    def _start_generation(self, kwargs: dict[str, Any]) -> Any:
+    def _start_generation(self, request: CallRequest) -> Any:
         try:
-            ticket_id = str(kwargs["ticket_id"])
+            ticket_id = str(request.ticket_id)
             ticket = self._ticket(ticket_id)
             if ticket is None:
                 return None
             self._close_generation(ticket)  # the previous call's verdict is known now
-            rung, group, repair = kwargs["rung"], kwargs["group"], bool(kwargs.get("repair"))
-            judge = kwargs.get("response_format") is not None  # the judge has its own prompt
+            rung, group, repair = request.rung, request.group, bool(request.repair)
+            judge = request.response_format is not None  # the judge has its own prompt
             link = None if judge or self.prompt is None else self.prompt.langfuse_link
             with self._trace_attributes(ticket_id, prompt=link):
                 return ticket.root.start_observation(
@@ -186,7 +184,7 @@ class Tracing:
                     + (" judge" if judge else "")
                     + (" repair" if repair else ""),
                     as_type="generation",
-                    input=self._input(kwargs.get("messages"), judge),
+                    input=self._input(request.messages, judge),
                     model=group,
                     metadata={"rung": rung, "model_group": group, "repair": repair},
                 )
@@ -209,7 +207,7 @@ class Tracing:
 
     def _finish_generation(
         self,
-        kwargs: dict[str, Any],
+        request: CallRequest,
         generation: Any,
         content: str | None,
         record: CallRecord | None,
@@ -226,7 +224,7 @@ class Tracing:
         except Exception as exc:
             log.warning("Langfuse generation not updated: %s", type(exc).__name__)
         with self._lock:
-            ticket = self._tickets.get(str(kwargs["ticket_id"]))
+            ticket = self._tickets.get(str(request.ticket_id))
             if ticket is None:  # the ticket was ended meanwhile
                 generation.end(end_time=end_ns)
                 return

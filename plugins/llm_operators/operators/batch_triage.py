@@ -24,9 +24,9 @@ from llm_operators.core.batch_rounds import (
     BatchRunState,
     BatchSettings,
     LineAnswer,
-    PendingRequest,
     RoundBatch,
     RoundPlan,
+    answered_record,
     discard_state,
     finish_live,
     load_state,
@@ -37,6 +37,7 @@ from llm_operators.core.batch_rounds import (
     save_state,
 )
 from llm_operators.core.batches import BatchSpec
+from llm_operators.core.call_request import CallRequest
 from llm_operators.core.fingerprint import ladder_fingerprint
 from llm_operators.core.ladder import LadderPolicy
 from llm_operators.core.models import RejectedLine, Ticket, TicketOutcome
@@ -165,7 +166,7 @@ class BatchTriageOperator(TriageTaskBase):
             # every group's batch was refused: those requests are failed now and go live next pass
         raise RuntimeError(f"batch triage of {day} made no progress in {_MAX_PASSES} passes")
 
-    def _from_cache(self, run: _Run, state: BatchRunState, pending: dict[str, PendingRequest]) -> int:
+    def _from_cache(self, run: _Run, state: BatchRunState, pending: dict[str, CallRequest]) -> int:
         """Answers the cache holds go into the book as cache hits (cost nothing, never sent)."""
         router = run.router
         if router.cache is None:
@@ -180,7 +181,7 @@ class BatchTriageOperator(TriageTaskBase):
             state.book.add(
                 request.key,
                 hit.content,
-                request.answered(hit, hit, cache_hit=True, attempts=0),
+                answered_record(request, hit, hit, cache_hit=True, attempts=0),
             )
         if hits:
             self.log.info("%d requests answered from the cache: not sent", hits)
