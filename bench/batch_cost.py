@@ -29,7 +29,7 @@ from typing import Any
 from _common import GENERATOR, PRICES, PY, REPO, setup_imports
 
 setup_imports()
-sys.path.insert(0, str(REPO / "tests"))  # the loopback batch provider used by the tests
+sys.path.insert(0, str(REPO / "tests"))  # the loopback batch provider and the model list used by the tests
 
 DAY = "2025-10-01"
 
@@ -42,20 +42,10 @@ def answer(model: str, messages: list[dict[str, Any]]) -> str:
 
 
 def connection(base: str) -> str:
-    def dep(group: str, model: str) -> dict[str, Any]:
-        price_in, price_out = PRICES[group]
-        return {
-            "model_name": group,
-            "litellm_params": {
-                "model": f"openai/{model}",
-                "api_base": base,
-                "input_cost_per_token": price_in,
-                "output_cost_per_token": price_out,
-            },
-        }
+    from batch_models import model_list
 
     extra = {
-        "model_list": [dep("cheap", "fast"), dep("strong", "careful")],
+        "model_list": model_list(base, PRICES),  # cheap -> openai/fast, strong -> openai/careful
         "ladder": ["cheap", "strong"],
         "router_settings": {"num_retries": 0},
         "concurrency": 32,

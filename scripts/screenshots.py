@@ -27,11 +27,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from airflow_rest import AirflowRest
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -116,20 +116,10 @@ class Standalone:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
     def request(self, method: str, path: str, body: dict | None = None) -> Any:
-        req = urllib.request.Request(
-            self.base + path,
-            method=method,
-            data=json.dumps(body).encode() if body is not None else None,
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read() or b"null")
+        return AirflowRest(self.base).request(method, path, body)
 
     def get(self, path: str) -> Any:
-        try:
-            return self.request("GET", path)
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return None
+        return AirflowRest(self.base).get_or_none(path)
 
     def wait(self, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
         deadline = time.monotonic() + timeout

@@ -7,9 +7,20 @@ from pathlib import Path
 
 import pytest
 from fakes import FakeLangfuseOTLP
+from labelled_outcomes import labels, outcome, result
 
 from llm_operators.cli import main
+from llm_operators.core.models import TicketOutcome
 from llm_operators.llm.tracing import LangfuseSettings, Tracing
+
+
+def _langfuse_env(monkeypatch: pytest.MonkeyPatch, fake: FakeLangfuseOTLP) -> None:
+    for name, value in (
+        ("LANGFUSE_HOST", fake.url),
+        ("LANGFUSE_PUBLIC_KEY", fake.public_key),
+        ("LANGFUSE_SECRET_KEY", fake.secret_key),
+    ):
+        monkeypatch.setenv(name, value)
 
 
 def test_summary_prints_days_total_and_models(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -39,12 +50,7 @@ def test_summary_of_a_missing_day_fails(tmp_path: Path) -> None:
 
 def test_review_outcome_lands_on_the_ticket_trace(monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeLangfuseOTLP(public_key="pk-lf-cli", secret_key="sk-lf-cli") as fake:
-        for name, value in (
-            ("LANGFUSE_HOST", fake.url),
-            ("LANGFUSE_PUBLIC_KEY", "pk-lf-cli"),
-            ("LANGFUSE_SECRET_KEY", "sk-lf-cli"),
-        ):
-            monkeypatch.setenv(name, value)
+        _langfuse_env(monkeypatch, fake)
         code = main(
             [
                 "review-outcome",
@@ -76,44 +82,11 @@ def test_review_outcome_lands_on_the_ticket_trace(monkeypatch: pytest.MonkeyPatc
 
 def _labelled_outcome(
     tid: str, category: str, priority: str, label_priority: str, confidence: float, route: str
-):
-    from llm_operators.core.models import (
-        CallRecord,
-        CallStatus,
-        GateDecision,
-        OutcomeStatus,
-        Ticket,
-        TicketLabels,
-        TicketOutcome,
-        TriageResult,
-    )
-
-    answer = TriageResult(
-        category=category,
-        priority=priority,
-        sentiment="neutral",
-        pii_detected=False,
-        needs_human=False,
-        suggested_reply="Thanks for writing in, the team is looking into this for you now.",
-        confidence=confidence,
-        reply_template="invoice_where_to_find",  # an approved template: the gate may send it
-    )
-    labels = TicketLabels(category="billing", priority=label_priority, needs_human=False, pii=False)
-    ticket = Ticket(id=tid, created_at="2025-10-01T09:00:00+00:00", subject="s", body="b", labels=labels)
-    call = CallRecord(
-        ticket_id=tid, rung=0, model_group="cheap", status=CallStatus.OK, cost_usd=0.001, answer=answer
-    )
-    return TicketOutcome(
-        ticket_id=tid,
-        day="2025-10-01",
-        status=OutcomeStatus.TRIAGED,
-        ticket=ticket,
-        result=answer,
-        final_rung=0,
-        final_model="offline/fast",
-        calls=[call],
-        gate=GateDecision(route=route, page_engineering=priority in ("P0", "P1")),
-    )
+) -> TicketOutcome:
+    # an approved reply template: the gate may send it
+    answer = result(category, priority, confidence, reply_template="invoice_where_to_find")
+    lab = labels(priority=label_priority)
+    return outcome(tid, answer, lab, route=route, paged=priority in ("P0", "P1"), final_model="offline/fast")
 
 
 def test_evaluate_writes_the_json_shape_and_a_report_with_its_plots(tmp_path: Path, capsys) -> None:
@@ -171,12 +144,7 @@ def test_upload_prompt_creates_a_version_once(
     from llm_operators.llm.prompt_source import DEFAULT_PROMPT_NAME
 
     with FakeLangfuseOTLP(public_key="pk-lf-up", secret_key="sk-lf-up") as fake:
-        for name, value in (
-            ("LANGFUSE_HOST", fake.url),
-            ("LANGFUSE_PUBLIC_KEY", "pk-lf-up"),
-            ("LANGFUSE_SECRET_KEY", "sk-lf-up"),
-        ):
-            monkeypatch.setenv(name, value)
+        _langfuse_env(monkeypatch, fake)
         assert main(["upload-prompt", "--label", "production"]) == 0
         assert main(["upload-prompt", "--label", "production"]) == 0  # same text: no new version
         versions = fake.prompts[DEFAULT_PROMPT_NAME]
@@ -207,15 +175,6 @@ def _triaged_day(root: Path, run_id: str | None) -> None:
     (day / "outcomes.jsonl").write_text("".join(o.model_dump_json() + "\n" for o in outcomes))
     if run_id is not None:  # the report task writes the run id into summary.json
         (day / "summary.json").write_text(json.dumps({"day": "2025-10-01", "run_id": run_id}))
-
-
-def _langfuse_env(monkeypatch: pytest.MonkeyPatch, fake: FakeLangfuseOTLP) -> None:
-    for name, value in (
-        ("LANGFUSE_HOST", fake.url),
-        ("LANGFUSE_PUBLIC_KEY", fake.public_key),
-        ("LANGFUSE_SECRET_KEY", fake.secret_key),
-    ):
-        monkeypatch.setenv(name, value)
 
 
 def test_evaluate_with_langfuse_is_a_dataset_run_and_a_rerun_adds_nothing(

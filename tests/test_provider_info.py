@@ -10,6 +10,17 @@ import sys
 from llm_operators.get_provider_info import get_provider_info
 
 
+def airflow_providers(command: str) -> str:
+    """What `airflow providers <command>` prints: Airflow's own view of the installed providers."""
+    return subprocess.run(
+        [sys.executable, "-m", "airflow", "providers", command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+
+
 def test_entry_point_is_installed_and_points_at_provider_info() -> None:
     eps = importlib.metadata.entry_points(group="apache_airflow_provider")
     ours = [ep for ep in eps if ep.value == "llm_operators.get_provider_info:get_provider_info"]
@@ -31,13 +42,7 @@ def test_provider_info_is_what_airflow_needs() -> None:
 
 
 def test_airflow_lists_the_litellm_connection_type() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "airflow", "providers", "hooks"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    out = airflow_providers("hooks")
     line = next((ln for ln in out.splitlines() if ln.startswith("litellm")), "")
     assert "llm_operators.hooks.litellm.LiteLLMHook" in line and "ticket-triage-llm-operators" in line
 
@@ -81,13 +86,7 @@ def test_form_fields_show_how_to_fill_models_ladder_router_settings_and_offline(
 
 
 def test_airflow_lists_the_connection_form_fields() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "airflow", "providers", "widgets"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    out = airflow_providers("widgets")
     listed = {ln.split()[0] for ln in out.splitlines() if ln.startswith("extra__litellm__")}
     names = (
         "offline",

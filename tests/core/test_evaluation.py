@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from labelled_outcomes import labels, outcome, result
 
 from llm_operators.core.evaluation import (
     calibration,
@@ -13,75 +14,7 @@ from llm_operators.core.evaluation import (
     gate_wrong,
     triage_right,
 )
-from llm_operators.core.models import (
-    CallRecord,
-    CallStatus,
-    GateDecision,
-    OutcomeStatus,
-    Ticket,
-    TicketLabels,
-    TicketOutcome,
-    TriageResult,
-)
-
-DAY = "2025-10-01"
-
-
-def result(
-    category: str = "billing", priority: str = "P2", confidence: float = 0.9, **kw: object
-) -> TriageResult:
-    return TriageResult(
-        category=category,
-        priority=priority,
-        sentiment="neutral",
-        pii_detected=kw.pop("pii", False),
-        needs_human=kw.pop("needs_human", False),
-        suggested_reply="Thanks for writing in, our billing team is looking at your invoice now.",
-        confidence=confidence,
-        **kw,
-    )
-
-
-def labels(
-    category: str = "billing", priority: str = "P2", needs_human: bool = False, pii: bool = False
-) -> TicketLabels:
-    return TicketLabels(category=category, priority=priority, needs_human=needs_human, pii=pii)
-
-
-def outcome(
-    tid: str,
-    res: TriageResult | None,
-    lab: TicketLabels | None,
-    *,
-    route: str = "auto_reply",
-    paged: bool = False,
-    rung_answers: list[TriageResult | None] | None = None,
-    final_model: str = "fake/cheap",
-) -> TicketOutcome:
-    ticket = Ticket(id=tid, created_at=f"{DAY}T10:00:00+00:00", subject="s", body="b", labels=lab)
-    calls = []
-    for rung, answer in enumerate(rung_answers or ([res] if res else [])):
-        calls.append(
-            CallRecord(
-                ticket_id=tid,
-                rung=rung,
-                model_group=("cheap", "strong")[rung],
-                deployment=f"fake/{('cheap', 'strong')[rung]}",
-                status=CallStatus.OK if answer else CallStatus.INVALID,
-                answer=answer,
-            )
-        )
-    return TicketOutcome(
-        ticket_id=tid,
-        day=DAY,
-        status=OutcomeStatus.TRIAGED if res else OutcomeStatus.UNRESOLVED,
-        ticket=ticket,
-        result=res,
-        final_rung=len(calls) - 1 if res else None,
-        final_model=final_model if res else None,
-        calls=calls,
-        gate=GateDecision(route=route, page_engineering=paged),
-    )
+from llm_operators.core.models import GateDecision
 
 
 def test_accuracy_and_macro_f1_by_hand():

@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 from builders import generate_day
+from local_redis import redis_or_skip
 
 from chaos_provider.config import DEFAULT_RESULT
 from llm_operators.core.budget import LocalSpend, RedisSpend, RunBudget
+from llm_operators.core.call_request import CallRequest
 from llm_operators.core.config import offline_settings
 from llm_operators.core.day_source import FileTicketSource
 from llm_operators.core.fingerprint import run_fingerprint
@@ -35,9 +37,8 @@ class FakeCaller:
         self.calls: list[tuple[str, int]] = []
         self.fail_after = fail_after
 
-    async def __call__(
-        self, *, ticket_id: str, rung: int, group: str, **_: Any
-    ) -> tuple[str | None, CallRecord]:
+    async def __call__(self, request: CallRequest) -> tuple[str | None, CallRecord]:
+        ticket_id, rung, group = request.ticket_id, request.rung, request.group
         self.calls.append((ticket_id, rung))
         if self.fail_after is not None and len(self.calls) > self.fail_after:
             record = CallRecord(ticket_id=ticket_id, rung=rung, model_group=group, status=CallStatus.ERROR)
@@ -147,12 +148,7 @@ def test_a_resumed_retry_starts_from_what_its_checkpoint_spent(tmp_path: Path, d
 
 @pytest.fixture
 def redis_spend_key() -> Iterator[tuple[Any, str]]:
-    redis = pytest.importorskip("redis")
-    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.skip(f"no Redis on 127.0.0.1:6379: {exc}")
+    client = redis_or_skip(REDIS_DB)
     key = f"test-budget-{uuid.uuid4().hex[:8]}"
     yield client, key
     client.delete(key)

@@ -16,12 +16,8 @@ DAGS = REPO / "dags"
 
 
 @pytest.fixture(scope="module")
-def dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAGS))
-    assert bag.import_errors == {}
-    return bag.dags["ticket_triage"]
+def dag(dagbag):
+    return dagbag.dags["ticket_triage"]
 
 
 # What a parse must never import: each costs a second or more, on every parse of the dag-processor.

@@ -15,12 +15,8 @@ DAGS = REPO / "dags"
 
 
 @pytest.fixture(scope="module")
-def dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAGS))
-    assert bag.import_errors == {}
-    return bag.dags["ticket_triage_eval"]
+def dag(dagbag):
+    return dagbag.dags["ticket_triage_eval"]
 
 
 def test_parse_imports_neither_litellm_nor_the_metric_libraries() -> None:

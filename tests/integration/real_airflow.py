@@ -15,11 +15,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
+
+from airflow_rest import AirflowRest
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -139,20 +139,10 @@ class RealAirflow:
 
     # -- REST ----------------------------------------------------------------------------------
     def request(self, method: str, path: str, body: dict | None = None) -> Any:
-        req = urllib.request.Request(
-            self.api + path,
-            method=method,
-            data=json.dumps(body).encode() if body is not None else None,
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read() or b"null")
+        return AirflowRest(self.api).request(method, path, body)
 
     def get(self, path: str) -> Any:
-        try:
-            return self.request("GET", path)
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return None
+        return AirflowRest(self.api).get_or_none(path)
 
     def wait_for(self, predicate, timeout: float, what: str, every: float = 1.0) -> Any:
         deadline = time.monotonic() + timeout
@@ -173,3 +163,28 @@ class RealAirflow:
     def task_instances(self, run_id: str, dag_id: str = "ticket_triage") -> list[dict]:
         data = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=100") or {}
         return data.get("task_instances", [])
+
+    def task_log(
+        self,
+        run_id: str,
+        task_id: str,
+        *,
+        try_number: int = 1,
+        map_index: int | None = None,
+        dag_id: str = "ticket_triage",
+    ) -> str:
+        """The log of one try as the UI shows it, an entry a line; structured entries as JSON (the message
+        in "event", an exception's text in "error_detail")."""
+        query = f"?map_index={map_index}" if map_index is not None else ""
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}{query}"
+        content = self.request("GET", path)["content"]
+        return "\n".join(json.dumps(e) if isinstance(e, dict) else str(e) for e in content)
+
+    def xcom(
+        self, run_id: str, task_id: str, *, map_index: int | None = None, dag_id: str = "ticket_triage"
+    ) -> Any:
+        """The task's return value, deserialized (a value XCom holds as a JSON string is parsed too)."""
+        query = "?deserialize=true" + (f"&map_index={map_index}" if map_index is not None else "")
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value{query}"
+        value = self.get(path)["value"]
+        return json.loads(value) if isinstance(value, str) else value

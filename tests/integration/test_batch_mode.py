@@ -6,55 +6,26 @@ provider, a worker resumes the task and submits the next round, until every tick
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
+from batch_models import PRICES, answer_with_repairs, model_list
 from fakes.batch_provider import FakeBatchProvider
 from integration.real_airflow import REPO, RealAirflow
 
 from chaos_provider.batch_api import BatchBehaviour
-from llm_operators.core.offline_engine import triage_text
-from llm_operators.core.prompts import extract_ticket_text
 
 pytestmark = pytest.mark.integration
 
 DAY = "2025-10-01"
-PRICES = {  # live price per token of each deployment; the batch price is half (discount 0.5)
-    "fast": (1e-6, 2e-6),
-    "careful": (1e-5, 3e-5),
-}
 # every batch stays in_progress this long: the task is deferred for a while in each round
 COMPLETION_DELAY_S = 3.0
 
 
-def _answer(model: str, messages: list[dict[str, Any]]) -> str:
-    """The offline engine's answer; the cheap model botches its first try on some tickets, so the
-    repairs make a second round."""
-    text = extract_ticket_text(messages)
-    is_repair = any(m.get("role") == "assistant" for m in messages)
-    if model == "fast" and not is_repair and len(text) % 4 == 0:
-        return "Sure! Looks like a billing thing."
-    return json.dumps(triage_text(text, "careful" if model == "careful" else "fast"))
-
-
 def _litellm_conn(base: str) -> str:
-    def deployment(group: str, model: str) -> dict[str, Any]:
-        inp, out = PRICES[model]
-        return {
-            "model_name": group,
-            "litellm_params": {
-                "model": f"openai/{model}",
-                "api_base": base,
-                "input_cost_per_token": inp,
-                "output_cost_per_token": out,
-            },
-        }
-
     extra = {
-        "model_list": [deployment("cheap", "fast"), deployment("strong", "careful")],
+        "model_list": model_list(base),
         "ladder": ["cheap", "strong"],
         "router_settings": {"num_retries": 0},
         "mode": "batch",
@@ -72,7 +43,7 @@ class Stack:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("batch-mode")
     behaviour = BatchBehaviour(completion_delay_s=COMPLETION_DELAY_S)
-    with FakeBatchProvider(_answer, behaviour) as provider:
+    with FakeBatchProvider(answer_with_repairs, behaviour) as provider:
         env = {
             "TRIAGE_LLM_MODE": "batch",
             "AIRFLOW_CONN_LITELLM_DEFAULT": _litellm_conn(provider.openai_base),
@@ -86,26 +57,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             af.wait_for(lambda: af.get("/dags/ticket_triage"), 120, "the DAG to be parsed")
             af.request("PATCH", "/dags/ticket_triage", {"is_paused": False})
             yield Stack(af, provider)
-
-
-def _task_log(af: RealAirflow, run_id: str, task_id: str, map_index: int | None = None) -> str:
-    query = f"?map_index={map_index}" if map_index is not None else ""
-    req = urllib.request.Request(
-        f"{af.api}/dags/ticket_triage/dagRuns/{run_id}/taskInstances/{task_id}/logs/1{query}",
-        headers={"Accept": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        content = json.loads(resp.read())["content"]
-    return "\n".join(json.dumps(e) if isinstance(e, dict) else str(e) for e in content)
-
-
-def _xcom(af: RealAirflow, run_id: str, task_id: str, map_index: int = -1) -> Any:
-    entry = af.get(
-        f"/dags/ticket_triage/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value"
-        f"?map_index={map_index}&deserialize=true"
-    )
-    value = entry["value"]
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def test_a_batch_mode_day_defers_to_the_triggerer_and_pays_the_batch_price(stack: Stack) -> None:
@@ -132,7 +83,7 @@ def test_a_batch_mode_day_defers_to_the_triggerer_and_pays_the_batch_price(stack
     ti = tis[0]
     # deferral is not a retry: the task resumed in its first try, each round, on a worker
     assert ti["state"] == "success" and ti["try_number"] == 1
-    payload = _xcom(af, run_id, "triage", ti["map_index"])
+    payload = af.xcom(run_id, "triage", map_index=ti["map_index"])
     assert payload["mode"] == "batch" and payload["rounds"] >= 2
 
     # the provider's view: batches created and polled, one per model group and round, nothing live
@@ -169,7 +120,7 @@ def test_a_batch_mode_day_defers_to_the_triggerer_and_pays_the_batch_price(stack
     trigger_log = "\n".join(p.read_text() for p in trigger_logs)
     assert "Trigger fired event" in trigger_log and "'status': 'done'" in trigger_log, trigger_log
     assert created[-1] in trigger_log
-    task_log = _task_log(af, run_id, "triage", ti["map_index"])
+    task_log = af.task_log(run_id, "triage", map_index=ti["map_index"])
     assert task_log.count("Pausing task as DEFERRED") == payload["rounds"], task_log[-3000:]
     assert task_log.count("trigger says done") == payload["rounds"], task_log[-3000:]
     assert f"batch {created[0]}" in task_log
@@ -184,9 +135,8 @@ def test_a_batch_mode_day_defers_to_the_triggerer_and_pays_the_batch_price(stack
     calls = [c for o in outcomes for c in o["calls"]]
     assert calls and not any(c["cache_hit"] for c in calls)
     assert any(c["repair"] for c in calls)  # the second round really happened
-    model_of = {"cheap": "fast", "strong": "careful"}
     for c in calls:
-        inp, out = PRICES[model_of[c["model_group"]]]
+        inp, out = PRICES[c["model_group"]]  # the live price: a batch line costs half (discount 0.5)
         live_price = c["prompt_tokens"] * inp + c["completion_tokens"] * out
         assert c["prompt_tokens"] > 0 and c["cost_usd"] == pytest.approx(live_price * 0.5), c
     assert sum(b["requests"] for b in payload["provider_batches"]) == len(calls)

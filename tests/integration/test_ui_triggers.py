@@ -9,7 +9,6 @@ nothing (which a DAG `end_date` before now used to cause).
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -71,17 +70,6 @@ def _trigger(af: RealAirflow, body: dict) -> dict:
     )
 
 
-def _task_log(af: RealAirflow, run_id: str, task_id: str, try_number: int = 1) -> str:
-    req = urllib.request.Request(
-        f"{af.api}/dags/ticket_triage/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
-        headers={"Accept": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        content = json.loads(resp.read())["content"]
-    # structured entries: the message in "event", an exception's text in "error_detail"
-    return "\n".join(json.dumps(e) if isinstance(e, dict) else str(e) for e in content)
-
-
 def test_form_with_the_logical_date_cleared_and_no_params_processes_the_last_complete_day(
     airflow: RealAirflow,
 ) -> None:
@@ -90,19 +78,14 @@ def test_form_with_the_logical_date_cleared_and_no_params_processes_the_last_com
     run = _trigger(af, {"logical_date": None, "conf": {}})
     assert run["state"] == "success", af.logs()
     assert run["logical_date"] is None
-    plan_log = _task_log(af, run["dag_run_id"], "plan_batches")
+    plan_log = af.task_log(run["dag_run_id"], "plan_batches")
     assert f"processing UTC day {yesterday} (from last complete UTC day" in plan_log
     summary = json.loads((af.workdir / "output" / yesterday / "summary.json").read_text())
     assert (
         summary["run_id"] == run["dag_run_id"] and summary["tickets"] > 0 and summary["rejected_lines"] == 0
     )
     # the day's result where the UI shows it: the report's XCom, day first, and the asset event
-    xcom = af.get(
-        f"/dags/ticket_triage/dagRuns/{run['dag_run_id']}/taskInstances/report/xcomEntries/return_value"
-        "?deserialize=true"
-    )
-    value = xcom["value"]
-    value = json.loads(value) if isinstance(value, str) else value
+    value = af.xcom(run["dag_run_id"], "report")
     assert next(iter(value)) == "day" and value["day"] == yesterday
     assert value["auto_reply"] + value["manual_review"] == summary["tickets"]
     events = af.get("/assets/events?limit=50") or {}
@@ -119,7 +102,7 @@ def test_form_defaults_logical_date_now_fails_at_once_saying_what_to_set(airflow
     tis = {t["task_id"]: t for t in af.task_instances(run["dag_run_id"])}
     plan = tis["plan_batches"]
     assert plan["state"] == "failed" and plan["try_number"] == 1  # no retry of a wrong day
-    log = _task_log(af, run["dag_run_id"], "plan_batches")
+    log = af.task_log(run["dag_run_id"], "plan_batches")
     assert f"UTC day {now.date().isoformat()}, which is not over yet" in log
     assert "Clear the logical date in the Trigger form" in log and "`date` param" in log
 
@@ -132,8 +115,7 @@ def test_form_defaults_with_the_date_param_set_processes_that_day(airflow: RealA
         af, {"logical_date": datetime.now(UTC).isoformat(), "conf": {"date": yesterday, "max_tickets": 2}}
     )
     assert run["state"] == "success", af.logs()
-    assert f"processing UTC day {yesterday} (from params.date)" in _task_log(
-        af, run["dag_run_id"], "plan_batches"
-    )
+    log = af.task_log(run["dag_run_id"], "plan_batches")
+    assert f"processing UTC day {yesterday} (from params.date)" in log
     summary = json.loads((af.workdir / "output" / yesterday / "summary.json").read_text())
     assert summary["run_id"] == run["dag_run_id"] and summary["tickets"] == 2

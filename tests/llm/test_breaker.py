@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from local_redis import redis_keys_under
 
 from llm_operators.llm.breaker import Admission, CircuitBreaker, LocalBreakerStore, RedisBreakerStore
 
@@ -17,17 +18,9 @@ REDIS_DB = 12
 
 @pytest.fixture
 def redis_client() -> Iterator[Any]:
-    redis = pytest.importorskip("redis")
-    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.skip(f"no Redis on 127.0.0.1:6379: {exc}")
     prefix = f"test-breaker-{uuid.uuid4().hex[:8]}"
-    yield client, prefix
-    for key in client.scan_iter(f"{prefix}:*"):
-        client.delete(key)
-    client.close()
+    with redis_keys_under(REDIS_DB, prefix) as client:
+        yield client, prefix
 
 
 def breaker(store: Any, **kwargs: Any) -> CircuitBreaker:

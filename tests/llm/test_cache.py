@@ -20,8 +20,11 @@ os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")  # no GitH
 import litellm
 import pytest
 from builders import generate_day
+from chaos_models import fallback_settings_data, hosted
+from local_redis import redis_or_skip
 
 from chaos_provider import ChaosConfig, ChaosServer
+from llm_operators.core.call_request import CallRequest
 from llm_operators.core.config import LiteLLMSettings
 from llm_operators.core.day_source import FileTicketSource
 from llm_operators.core.ladder import Ladder, LadderPolicy
@@ -35,12 +38,6 @@ REPO = Path(__file__).resolve().parents[2]
 GENERATOR = REPO / "include" / "sample_data" / "generate_tickets.py"
 DAY = date(2025, 10, 1)
 REDIS_DB = 14
-PRICE = {
-    "input_cost_per_token": 1e-6,
-    "output_cost_per_token": 2e-6,
-    "cache_creation_input_token_cost": 0.0,
-    "cache_read_input_token_cost": 0.0,
-}
 
 
 def redis_cache_kwargs(namespace: str) -> dict[str, Any]:
@@ -56,12 +53,7 @@ def redis_cache_kwargs(namespace: str) -> dict[str, Any]:
 
 @pytest.fixture
 def redis_db() -> Iterator[Any]:
-    redis = pytest.importorskip("redis")
-    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.skip(f"no Redis on 127.0.0.1:6379: {exc}")
+    client = redis_or_skip(REDIS_DB)
     client.flushdb()
     yield client
     client.flushdb()
@@ -88,13 +80,12 @@ def chaos(server: ChaosServer) -> Iterator[ChaosServer]:
 
 
 def settings(server: ChaosServer) -> LiteLLMSettings:
-    def hosted(name: str) -> dict[str, Any]:
-        params = {"model": f"openai/{name}", "api_base": server.openai_base, "api_key": "sk-test", **PRICE}
-        return {"model_name": name, "litellm_params": params}
-
     return LiteLLMSettings.parse(
         {
-            "model_list": [hosted("cheap"), hosted("strong")],
+            "model_list": [
+                hosted("cheap", "openai/cheap", server.openai_base),
+                hosted("strong", "openai/strong", server.openai_base),
+            ],
             "ladder": ["cheap", "strong"],
             "router_settings": {"num_retries": 0, "timeout": 5},
         },
@@ -178,9 +169,10 @@ def test_the_local_cache_works_in_process(chaos: ChaosServer) -> None:
 
     async def twice() -> list[Any]:
         with TriageRouter(settings(chaos), cache_responses=True) as router:
-            first = await router.call(ticket_id="T1", rung=0, group="cheap", messages=messages)
+            first = await router.call(CallRequest(ticket_id="T1", rung=0, group="cheap", messages=messages))
             await asyncio.sleep(0.1)  # litellm writes the cache from a background task
-            return [first, await router.call(ticket_id="T1", rung=0, group="cheap", messages=messages)]
+            again = await router.call(CallRequest(ticket_id="T1", rung=0, group="cheap", messages=messages))
+            return [first, again]
 
     (content1, miss), (content2, hit) = asyncio.run(twice())
     assert not miss.cache_hit and miss.attempts == 1
@@ -197,7 +189,8 @@ def test_uninstall_forgets_what_litellm_keeps_in_memory_in_front_of_redis(
 
     def ask() -> Any:
         with TriageRouter(settings(chaos), cache_responses=True) as router:
-            return asyncio.run(router.call(ticket_id="T1", rung=0, group="cheap", messages=messages))[1]
+            request = CallRequest(ticket_id="T1", rung=0, group="cheap", messages=messages)
+            return asyncio.run(router.call(request))[1]
 
     install_cache(redis_cache_kwargs("test:triage-v1"))
     assert not ask().cache_hit
@@ -226,27 +219,8 @@ def test_install_cache_is_idempotent_and_uninstall_removes_it() -> None:
 
 
 def fallback_settings(server: ChaosServer) -> LiteLLMSettings:
-    def hosted(group: str, model: str, api_base: str) -> dict[str, Any]:
-        params = {"model": model, "api_base": api_base, "api_key": "sk-test", **PRICE}
-        return {"model_name": group, "litellm_params": params}
-
-    return LiteLLMSettings.parse(
-        {
-            "model_list": [
-                hosted("cheap", "openai/cheap", server.openai_base),
-                hosted("cheap-backup", "anthropic/claude-test", server.url),
-                hosted("strong", "openai/strong", server.openai_base),
-            ],
-            "ladder": ["cheap", "strong"],
-            "router_settings": {
-                "num_retries": 0,
-                "timeout": 5,
-                "fallbacks": [{"cheap": ["cheap-backup"]}],
-                "allowed_fails": 100,  # no breaker here: each ticket meets the flaky primary itself
-            },
-        },
-        "test",
-    )
+    # allowed_fails: no breaker here, each ticket meets the flaky primary itself
+    return LiteLLMSettings.parse(fallback_settings_data(server, allowed_fails=100), "test")
 
 
 def test_a_flaky_day_with_fallbacks_is_free_the_second_time(

@@ -25,6 +25,7 @@ os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")  # no GitH
 
 import pytest
 from builders import generate_day
+from chaos_models import fallback_settings_data
 
 from chaos_provider import ChaosConfig, ChaosServer
 from llm_operators.core.config import LiteLLMSettings
@@ -40,12 +41,6 @@ REPO = Path(__file__).resolve().parents[2]
 GENERATOR = REPO / "include" / "sample_data" / "generate_tickets.py"
 DAY = date(2025, 10, 1)
 REF = re.compile(r"ref-(\d{4})")
-PRICE = {
-    "input_cost_per_token": 1e-6,
-    "output_cost_per_token": 2e-6,
-    "cache_creation_input_token_cost": 0.0,
-    "cache_read_input_token_cost": 0.0,
-}
 
 
 @pytest.fixture(scope="module")
@@ -76,25 +71,7 @@ def write_day(tmp_path: Path, tickets: int) -> tuple[Path, list[str]]:
 
 
 def settings_data(server: ChaosServer, **router_settings: Any) -> dict[str, Any]:
-    def hosted(group: str, model: str, api_base: str) -> dict[str, Any]:
-        params = {"model": model, "api_base": api_base, "api_key": "sk-test", **PRICE}
-        return {"model_name": group, "litellm_params": params}
-
-    return {
-        "model_list": [
-            hosted("cheap", "openai/cheap", server.openai_base),
-            hosted("cheap-backup", "anthropic/claude-test", server.url),
-            hosted("strong", "openai/strong", server.openai_base),
-        ],
-        "ladder": ["cheap", "strong"],
-        "router_settings": {
-            "num_retries": 0,
-            "retry_after": 0,
-            "timeout": 5,
-            "fallbacks": [{"cheap": ["cheap-backup"]}],
-            **router_settings,
-        },
-    }
+    return fallback_settings_data(server, retry_after=0, **router_settings)
 
 
 def make_plan(tmp_path: Path, root: Path, **kwargs: Any) -> DayPlan:

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 from builders import generate_day
+from chaos_models import hosted
+from local_redis import redis_keys_under
 
 from chaos_provider import ChaosServer
 
@@ -26,29 +28,16 @@ REDIS_DB = 12
 DAY = date(2025, 10, 1)
 LIMIT = 8
 WINDOW_S = 2.0
-PRICE = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}
 
 
 @pytest.fixture
 def namespace() -> Iterator[str]:
-    redis = pytest.importorskip("redis")
-    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.skip(f"no Redis on 127.0.0.1:6379: {exc}")
     name = f"test-limits-{uuid.uuid4().hex[:8]}"
-    yield name
-    for key in client.scan_iter(f"{name}:*"):
-        client.delete(key)
-    client.close()
+    with redis_keys_under(REDIS_DB, name):
+        yield name
 
 
 def settings_data(server: ChaosServer, namespace: str, **router_settings: Any) -> dict[str, Any]:
-    def hosted(group: str, model: str, api_base: str, **extra: Any) -> dict[str, Any]:
-        params = {"model": model, "api_base": api_base, "api_key": "sk-test", **PRICE, **extra}
-        return {"model_name": group, "litellm_params": params}
-
     return {
         "model_list": [
             hosted("cheap", "openai/cheap", server.openai_base, rpm=LIMIT),

@@ -14,14 +14,12 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
+from batch_models import answer_with_repairs, model_list
 from fakes.batch_provider import FakeBatchProvider
 
 from chaos_provider.batch_api import BatchBehaviour
 from llm_operators.core.fingerprint import ticket_fingerprint
-from llm_operators.core.judge import JUDGE_HEADER
 from llm_operators.core.models import Ticket
-from llm_operators.core.offline_engine import answer_messages, triage_text
-from llm_operators.core.prompts import extract_ticket_text
 from llm_operators.operators.batch_triage import BatchTriageOperator
 from llm_operators.operators.triage import TriageOperator
 from llm_operators.triggers.batch import BatchPollTrigger
@@ -33,44 +31,11 @@ CONN = "litellm_batchtest"
 LIVE_CONN = "litellm_batchtest_live"
 
 
-def answer(model: str, messages: list[dict[str, Any]]) -> str:
-    """The offline engine's answer; the cheap model botches its first try on some tickets (repairs).
-    The judge's prompt (free-text mode) gets the offline judge's verdict."""
-    system = next((m.get("content") for m in messages if m.get("role") == "system"), "")
-    if isinstance(system, str) and system.startswith(JUDGE_HEADER):
-        return json.dumps(answer_messages(messages))
-    text = extract_ticket_text(messages)
-    is_repair = any(m.get("role") == "assistant" for m in messages)
-    if model == "fast" and not is_repair and len(text) % 4 == 0:
-        return "Sure! Looks like a billing thing."
-    return json.dumps(triage_text(text, "careful" if model == "careful" else "fast"))
-
-
 @pytest.fixture
 def provider(monkeypatch: pytest.MonkeyPatch):
-    with FakeBatchProvider(answer) as fake:
-        base = fake.openai_base
+    with FakeBatchProvider(answer_with_repairs) as fake:
         extra = {
-            "model_list": [
-                {
-                    "model_name": "cheap",
-                    "litellm_params": {
-                        "model": "openai/fast",
-                        "api_base": base,
-                        "input_cost_per_token": 1e-6,
-                        "output_cost_per_token": 2e-6,
-                    },
-                },
-                {
-                    "model_name": "strong",
-                    "litellm_params": {
-                        "model": "openai/careful",
-                        "api_base": base,
-                        "input_cost_per_token": 1e-5,
-                        "output_cost_per_token": 3e-5,
-                    },
-                },
-            ],
+            "model_list": model_list(fake.openai_base),
             "ladder": ["cheap", "strong"],
             "router_settings": {"num_retries": 0},
         }
