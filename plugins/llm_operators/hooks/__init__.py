@@ -1,0 +1,1 @@
+"""Hooks own the connections and their clients (cached): LiteLLM, Jira, Slack, the reply channels, Redis."""
