@@ -143,76 +143,88 @@ def bench_router_cpu(ctx: dict[str, Any]) -> dict[str, Any]:
 
     chaos: c.ChaosProcess = ctx["chaos"]
     n = ctx["p"]["calibration_calls"]
+    rounds = 4
+    per_round = n // rounds
     section(
         "0",
         "CPU per LLM call in this process (sequential, provider latency 0)",
         ctx["command"],
-        {"calls": n, "model group": "cheap (priced in litellm_params)", "warm-up calls": 20, "cache": "none"},
+        {
+            "calls per variant": per_round * rounds,
+            "interleaved": f"{rounds} rounds of {per_round} calls per variant (load drift hits all alike)",
+            "model group": "cheap (priced in litellm_params)",
+            "warm-up calls": 20,
+            "cache": "none",
+        },
     )
-    tickets = [t for t in read_day(ctx["day_root"], c.DAY) if hasattr(t, "body")][:n]
+    tickets = [t for t in read_day(ctx["day_root"], c.DAY) if hasattr(t, "body")][:per_round]
     messages = [build_messages(t) for t in tickets]
+    root = head_day(ctx["day_root"], ctx["tmp"] / "day_cpu", per_round)
     uninstall_cache()
     chaos.set_latency(0)
     out: dict[str, Any] = {}
     rows = []
     try:
-        with TriageRouter(c.chaos_settings(chaos.openai_base)) as router:
+        with TriageRouter(c.chaos_settings(chaos.openai_base, ("cheap",))) as router:
 
             async def triage_router_call(i: int) -> None:
                 await router.call(
-                    CallRequest(ticket_id=f"cal-{i}", rung=0, group="cheap", messages=messages[i % n])
+                    CallRequest(ticket_id=f"cal-{i}", rung=0, group="cheap", messages=messages[i % per_round])
                 )
 
             async def router_acompletion(i: int) -> None:
-                await router.router.acompletion(model="cheap", messages=messages[i % n])
+                await router.router.acompletion(model="cheap", messages=messages[i % per_round])
 
             async def loop(fn: Callable[[int], Any], count: int) -> None:
                 for i in range(count):
                     await fn(i)
 
-            variants = (
-                ("TriageRouter.call (what the ladder uses)", "triage_router_call", triage_router_call),
-                ("Router.acompletion, no response_format/metadata", "router_acompletion", router_acompletion),
-            )
-            for label, key, fn in variants:
-                asyncio.run(loop(fn, 20))
-                chaos_cpu = chaos.cpu_seconds()
-                with c.Clock() as clock:
-                    asyncio.run(loop(fn, n))
-                provider_ms = (chaos.cpu_seconds() - chaos_cpu) / n * 1000
-                cpu_ms, wall_ms = clock.cpu / n * 1000, clock.wall / n * 1000
-                out[key] = {
-                    "cpu_ms_per_call": round(cpu_ms, 2),
-                    "wall_ms_per_call": round(wall_ms, 2),
-                    "provider_cpu_ms_per_call": round(provider_ms, 2),
-                }
-                rows.append(
-                    [label, f"{cpu_ms:.2f}", f"{wall_ms:.2f}", f"{1000 / cpu_ms:.0f}", f"{provider_ms:.2f}"]
-                )
-        # the whole pipeline: triage_day over the same tickets, one rung, one ticket at a time
-        root = head_day(ctx["day_root"], ctx["tmp"] / "day_cpu", n)
-        with TriageRouter(c.chaos_settings(chaos.openai_base, ("cheap",))) as router:
-            run_day(root, ctx["tmp"] / "out-cpu-warm", router.call, ("cheap",), 1)
-            chaos_cpu = chaos.cpu_seconds()
-            with c.Clock() as clock:
-                s = run_day(root, ctx["tmp"] / "out-cpu", router.call, ("cheap",), 1).summary
-            provider_ms = (chaos.cpu_seconds() - chaos_cpu) / s.calls * 1000
-        cpu_ms, wall_ms = clock.cpu / s.calls * 1000, clock.wall / s.calls * 1000
-        out["triage_day"] = {
-            "cpu_ms_per_call": round(cpu_ms, 2),
-            "wall_ms_per_call": round(wall_ms, 2),
-            "provider_cpu_ms_per_call": round(provider_ms, 2),
-            "calls": s.calls,
+            def pipeline(tag: str) -> int:
+                """triage_day over the same tickets, one rung, one ticket at a time: the whole pipeline."""
+                return run_day(root, ctx["tmp"] / f"out-cpu-{tag}", router.call, ("cheap",), 1).summary.calls
+
+            def calls_of(fn: Callable[[int], Any]) -> Callable[[str], int]:
+                def run(tag: str) -> int:
+                    asyncio.run(loop(fn, per_round))
+                    return per_round
+
+                return run
+
+            variants: dict[str, Callable[[str], int]] = {
+                "triage_router_call": calls_of(triage_router_call),
+                "router_acompletion": calls_of(router_acompletion),
+                "triage_day": pipeline,
+            }
+            for fn in variants.values():  # warm-up: lazy imports, first connections
+                fn("warm")
+            totals = {key: {"cpu": 0.0, "wall": 0.0, "provider": 0.0, "calls": 0} for key in variants}
+            for r in range(rounds):
+                for key, fn in variants.items():
+                    chaos_cpu = chaos.cpu_seconds()
+                    with c.Clock() as clock:
+                        calls = fn(str(r))
+                    t = totals[key]
+                    t["cpu"] += clock.cpu
+                    t["wall"] += clock.wall
+                    t["provider"] += chaos.cpu_seconds() - chaos_cpu
+                    t["calls"] += calls
+        labels = {
+            "triage_router_call": "TriageRouter.call (what the ladder uses)",
+            "router_acompletion": "Router.acompletion, no response_format/metadata",
+            "triage_day": "triage_day, one rung (the pipeline)",
         }
-        rows.append(
-            [
-                "triage_day, one rung (the pipeline)",
-                f"{cpu_ms:.2f}",
-                f"{wall_ms:.2f}",
-                f"{1000 / cpu_ms:.0f}",
-                f"{provider_ms:.2f}",
-            ]
-        )
+        for key, t in totals.items():
+            cpu_ms, wall_ms = t["cpu"] / t["calls"] * 1000, t["wall"] / t["calls"] * 1000
+            provider_ms = t["provider"] / t["calls"] * 1000
+            out[key] = {
+                "cpu_ms_per_call": round(cpu_ms, 2),
+                "wall_ms_per_call": round(wall_ms, 2),
+                "provider_cpu_ms_per_call": round(provider_ms, 2),
+                "calls": t["calls"],
+            }
+            rows.append(
+                [labels[key], f"{cpu_ms:.2f}", f"{wall_ms:.2f}", f"{1000 / cpu_ms:.0f}", f"{provider_ms:.2f}"]
+            )
     finally:
         chaos.set_latency(LATENCY_MS)
     bare = out["router_acompletion"]["cpu_ms_per_call"]

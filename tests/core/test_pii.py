@@ -32,6 +32,9 @@ def found(text: str) -> list[tuple[str, str]]:
         ("iban GB82 WEST 1234 5698 7654 32 ok", "iban", "GB82 WEST 1234 5698 7654 32"),
         ("iban DE89370400440532013000 ok", "iban", "DE89370400440532013000"),
         ("my SSN is 123-45-6789", "ssn", "123-45-6789"),
+        # digits in another script are digits too (the digit count that gates the number patterns)
+        ("my SSN is \u0661\u0662\u0663-\u0664\u0665-\u0666\u0667\u0668\u0669", "ssn",
+         "\u0661\u0662\u0663-\u0664\u0665-\u0666\u0667\u0668\u0669"),
         ("from 192.168.1.20 only", "ip", "192.168.1.20"),
         (
             "from 2001:0db8:85a3:0000:0000:8a2e:0370:7334 only",

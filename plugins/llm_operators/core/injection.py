@@ -17,6 +17,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from llm_operators.core.regex_alternatives import share_word_boundaries
 from llm_operators.core.text import reveal_tag_text, strip_invisible
 
 # Cyrillic and Greek letters that render like Latin ones. Mapped only inside words that also hold a
@@ -257,10 +258,12 @@ _RULES: tuple[tuple[str, str], ...] = (
         r"|exactly|the decoded|the (instructions|commands|steps) (inside|in it|within))\b",
     ),
 )
+
+
 # No IGNORECASE: the text is lower-cased and NFKD-folded before matching (so "IGNORE", the Kelvin sign
 # and the long s already read as ASCII lower case), and case-insensitive matching costs about 1.6x the
 # CPU on every rule of every ticket. tests/core/test_injection.py keeps the rules lower case.
-_COMPILED = tuple((name, re.compile(p, re.DOTALL)) for name, p in _RULES)
+_COMPILED = tuple((name, re.compile(share_word_boundaries(p), re.DOTALL)) for name, p in _RULES)
 
 # Runs of single letters split by spaces or punctuation: "i g n o r e", "i.g.n.o.r.e".
 _SPACED_RUN = re.compile(r"(?<![a-z])[a-z](?:(?:[ \t]{1,4}|[ \t]?[.\-_*|+~][ \t]?)[a-z](?![a-z])){3,}")
