@@ -19,8 +19,9 @@ from chaos_provider.batch_api import BatchBehaviour
 pytestmark = pytest.mark.integration
 
 DAY = "2025-10-01"
-# every batch stays in_progress this long: the task is deferred for a while in each round
-COMPLETION_DELAY_S = 3.0
+# every batch stays in_progress this long: the task is deferred for a while in each round. Long enough
+# for a loaded scheduler to read the deferring process's exit first (triggers/batch.py says why).
+COMPLETION_DELAY_S = 10.0
 
 
 def _litellm_conn(base: str) -> str:

@@ -65,6 +65,12 @@ class BatchPollTrigger(BaseTrigger):
         client = await self._client()
         refs = [BatchRef.model_validate(r) for r in self.refs]
         errors = 0
+        # The first poll waits an interval too. A trigger that fires within seconds of the deferral
+        # races Airflow 3.3's scheduler: when it handles the executor's "success" of the deferring
+        # process after the resumed task is already queued, it marks the task failed ("state
+        # changed externally"; only a task still SCHEDULED is recognised as resumed). No provider
+        # batch finishes that fast; the scheduler reads that event within a loop or two.
+        await asyncio.sleep(self.poll_interval_s)
         while True:
             statuses: dict[str, str] = {}
             try:
