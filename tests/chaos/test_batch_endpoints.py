@@ -104,3 +104,94 @@ def test_an_expired_batch_keeps_part_of_its_lines(chaos: ChaosServer) -> None:
     assert poll.status == "expired" and poll.completed == 2
     assert sorted(k for k, r in results.items() if r.error is None) == ["k0", "k1"]
     assert all("expired" in (results[k].error or "") for k in ("k2", "k3"))
+
+
+# -- list and metadata, as OpenAI's reference has them (the fake provider passes the query string on) --
+def _create(base: str, metadata: Any = None) -> Any:
+    import httpx
+
+    line = {
+        "custom_id": "c",
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {"model": "m", "messages": []},
+    }
+    up = httpx.post(
+        f"{base}/files", files={"file": ("x.jsonl", json.dumps(line).encode())}, data={"purpose": "batch"}
+    )
+    body = {"input_file_id": up.json()["id"], "endpoint": "/v1/chat/completions", "completion_window": "24h"}
+    return httpx.post(
+        f"{base}/batches", json={**body, **({"metadata": metadata} if metadata is not None else {})}
+    )
+
+
+@pytest.fixture
+def fake_provider():
+    from fakes.batch_provider import FakeBatchProvider
+
+    with FakeBatchProvider(lambda model, messages: "{}") as fake:
+        yield fake
+
+
+def test_list_is_newest_first_in_pages_of_limit_with_an_after_cursor(fake_provider) -> None:
+    import httpx
+
+    base = fake_provider.openai_base
+    ids = [_create(base).json()["id"] for _ in range(23)]
+    newest_first = ids[::-1]
+    first = httpx.get(f"{base}/batches").json()  # default limit 20
+    assert first["object"] == "list" and [b["id"] for b in first["data"]] == newest_first[:20]
+    assert (first["first_id"], first["last_id"], first["has_more"]) == (
+        newest_first[0],
+        newest_first[19],
+        True,
+    )
+    rest = httpx.get(f"{base}/batches", params={"after": first["last_id"], "limit": 100}).json()
+    assert [b["id"] for b in rest["data"]] == newest_first[20:] and rest["has_more"] is False
+    exact = httpx.get(f"{base}/batches", params={"after": newest_first[19], "limit": 3}).json()
+    assert exact["has_more"] is False and exact["last_id"] == newest_first[-1]
+    end = httpx.get(f"{base}/batches", params={"after": newest_first[-1]}).json()
+    assert end == {"object": "list", "data": [], "first_id": None, "last_id": None, "has_more": False}
+    assert all(b["object"] == "batch" and b["status"] == "completed" for b in first["data"])
+
+
+def test_list_refuses_a_limit_outside_1_to_100_and_an_unknown_cursor(fake_provider) -> None:
+    import httpx
+
+    base = fake_provider.openai_base
+    _create(base)
+    for limit in ("0", "101", "ten"):
+        r = httpx.get(f"{base}/batches", params={"limit": limit})
+        assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error", limit
+    assert httpx.get(f"{base}/batches", params={"limit": 100}).status_code == 200
+    assert httpx.get(f"{base}/batches", params={"limit": 1}).json()["has_more"] is False
+    assert httpx.get(f"{base}/batches", params={"after": "batch_nope"}).status_code == 404
+
+
+def test_create_refuses_metadata_beyond_the_references_limits(fake_provider) -> None:
+    base = fake_provider.openai_base
+    at_limits = {f"{i:02d}" + "k" * 62: "v" * 512 for i in range(16)}
+    ok = _create(base, at_limits)
+    assert ok.status_code == 200 and ok.json()["metadata"] == at_limits
+    for bad in (
+        {**at_limits, "one-more": "v"},
+        {"k" * 65: "v"},
+        {"k": "v" * 513},
+        {"k": 1},
+        ["not", "an", "object"],
+    ):
+        r = _create(base, bad)
+        assert r.status_code == 400 and "metadata" in r.json()["error"]["message"], bad
+    assert len(fake_provider.batch.created) == 1
+
+
+def test_the_chaos_server_pages_its_batch_list_too(chaos: ChaosServer) -> None:
+    """The CLI's server mounts the same API: its query string (limit, after) reaches the list."""
+    import httpx
+
+    base = chaos.openai_base
+    ids = [_create(base).json()["id"] for _ in range(3)]
+    page = httpx.get(f"{base}/batches", params={"limit": 2}).json()
+    assert [b["id"] for b in page["data"]] == ids[::-1][:2] and page["has_more"] is True
+    rest = httpx.get(f"{base}/batches", params={"after": page["last_id"], "limit": 2}).json()
+    assert [b["id"] for b in rest["data"]] == ids[:1] and rest["has_more"] is False

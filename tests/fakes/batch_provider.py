@@ -31,7 +31,7 @@ class FakeBatchProvider(FakeServer):
         return self.requests_to("/chat/completions", "POST")
 
     def handle(self, request: Request) -> Response:
-        reply = self.batch.handle(request.method, request.path, request.headers, request.body)
+        reply = self.batch.handle(request.method, request.path, request.headers, request.body, request.query)
         if reply is not None:
             return Response(reply.status, reply.body, {"Content-Type": reply.content_type})
         if request.method == "POST" and request.path.rstrip("/") in (

@@ -17,7 +17,14 @@ from fakes.batch_provider import FakeBatchProvider
 
 from chaos_provider.batch_api import BatchBehaviour
 from llm_operators.core.config import LiteLLMSettings
-from llm_operators.llm.batch_client import BatchClient, BatchCreateError, BatchLine, BatchPoll, BatchRef
+from llm_operators.llm.batch_client import (
+    BatchClient,
+    BatchCreateError,
+    BatchLine,
+    BatchPoll,
+    BatchRef,
+    lines_digest,
+)
 
 
 def content_fn(model: str, messages: list[dict[str, Any]]) -> str:
@@ -93,7 +100,14 @@ def test_a_batch_round_trip_answers_each_line_like_the_live_endpoint(provider: F
     assert upload.content_type == "multipart/form-data" and b'name="purpose"' in upload.body
     created = provider.requests_to("/v1/batches", "POST")[0].json()
     assert created["completion_window"] == "24h" and created["endpoint"] == "/v1/chat/completions"
-    assert created["metadata"] == {"round": "1"}
+    # the caller's metadata, and what names the batch: group, deployment, the requests' digest
+    assert created["metadata"] == {
+        "round": "1",
+        "group": "cheap",
+        "deployment": "openai/fast",
+        "requests": lines_digest(["k2", "k0", "k1"]),
+        "lines": "3",
+    }
     assert not provider.errors
 
 
@@ -231,3 +245,100 @@ def test_cost_is_litellms_batch_price_where_it_has_one_else_the_discounted_live_
     assert client.line_cost(known, 1000, 100) == pytest.approx(1000 * 0.75e-7 + 100 * 3e-7)
     priced = known.model_copy(update={"deployment_index": 0, "deployment": "openai/fast", "group": "cheap"})
     assert client.line_cost(priced, 1000, 100) == pytest.approx((1000 * 1e-6 + 100 * 2e-6) * 0.4)
+
+
+def test_find_pages_through_newer_batches_to_the_one_an_earlier_try_created(provider) -> None:
+    client = BatchClient(settings_for(provider.openai_base), list_page_size=2)
+    since = time.time() - 60
+    tags = {"dag_run": "run-1", "round": "2"}
+
+    async def run() -> tuple[BatchRef, object]:
+        ours = await client.submit("cheap", lines(3), metadata=tags)
+        # newer batches: other rounds, other requests, another run; more than two pages of them
+        await client.submit("cheap", lines(3), metadata={**tags, "round": "3"})
+        await client.submit("cheap", lines(2), metadata=tags)
+        await client.submit("strong", lines(3), metadata=tags)
+        for _ in range(3):
+            await client.submit("cheap", lines(3), metadata={**tags, "dag_run": "run-2"})
+        return ours, await client.find("cheap", ["k2", "k1", "k0"], tags, since=since)
+
+    ours, lookup = asyncio.run(run())
+    assert lookup.ref is not None and lookup.ref.batch_id == ours.batch_id and lookup.ref.adopted
+    assert lookup.ref.model_dump(exclude={"adopted", "submitted_at"}) == ours.model_dump(
+        exclude={"adopted", "submitted_at"}
+    )
+    assert not lookup.problems and lookup.seen == 7 and lookup.pages == 4
+    # the pages asked: each `after` the last id of the page before, as the reference says
+    asked = provider.requests_to("/v1/batches", "GET")
+    assert [r.arg("limit") for r in asked] == ["2"] * 4
+    newest_first = list(reversed(provider.batch.created))
+    assert [r.arg("after") for r in asked] == [None, newest_first[1], newest_first[3], newest_first[5]]
+
+
+def test_find_stops_at_batches_older_than_the_plan_and_skips_dead_ones(provider) -> None:
+    client = BatchClient(settings_for(provider.openai_base), list_page_size=1)
+    provider.batch.configure(BatchBehaviour(completion_delay_s=3600))
+
+    async def run() -> tuple[object, object, BatchRef]:
+        dead = await client.submit("cheap", lines(2), metadata={"round": "1"})
+        await client.cancel(dead)
+        for _ in range(3):
+            await client.submit("cheap", lines(1), metadata={"round": "9"})
+        skipped = await client.find("cheap", ["k0", "k1"], {"round": "1"}, since=time.time() - 60)
+        provider.clear()
+        later = await client.find("cheap", ["k0", "k1"], {"round": "1"}, since=time.time() + 3600)
+        return skipped, later, dead
+
+    skipped, later, dead = asyncio.run(run())
+    # a cancelled batch of an earlier try is not adopted: its lines would all fail
+    assert skipped.ref is None and skipped.skipped == [f"{dead.batch_id} cancelled"] and skipped.seen == 4
+    # nothing created since the plan: the first (older) batch ends the listing
+    assert later.ref is None and later.pages == 1 and len(provider.requests_to("/v1/batches", "GET")) == 1
+
+
+def test_a_listing_error_is_reported_not_raised(provider) -> None:
+    from fakes.base import Response
+
+    client = BatchClient(settings_for(provider.openai_base))
+    provider.inject_failure(Response(500, b'{"error": {"message": "boom"}}'), path="/v1/batches")
+    lookup = asyncio.run(client.find("cheap", ["k0"], {"round": "1"}, since=0))
+    assert lookup.ref is None and len(lookup.problems) == 1
+    assert lookup.problems[0].startswith(f"listing batches at openai {provider.openai_base} failed: ")
+    # both `cheap` deployments share one account: listed once
+    assert lookup.listed == [f"openai {provider.openai_base}"]
+
+
+def test_metadata_beyond_the_providers_limits_is_refused_before_anything_is_sent(provider) -> None:
+    client = BatchClient(settings_for(provider.openai_base))
+    # the client adds four pairs (group, requests, lines, deployment): 12 of the caller's are the most
+    with pytest.raises(ValueError, match="17 pairs"):
+        asyncio.run(client.submit("cheap", lines(1), metadata={f"k{i}": "v" for i in range(13)}))
+    with pytest.raises(ValueError, match="512"):
+        asyncio.run(client.submit("cheap", lines(1), metadata={"dag_run": "x" * 513}))
+    assert provider.requests == []
+
+
+def test_a_list_that_ignores_the_cursor_is_read_once_and_said(provider, monkeypatch) -> None:
+    """LiteLLM 1.106.2 passes neither `after` nor `limit` to Azure's list: the same first page comes back."""
+    import litellm
+
+    real = litellm.alist_batches
+
+    async def like_azure(**kwargs: Any) -> Any:
+        return await real(**{k: v for k, v in kwargs.items() if k not in ("after", "limit")})
+
+    monkeypatch.setattr(litellm, "alist_batches", like_azure)
+    client = BatchClient(settings_for(provider.openai_base))
+
+    async def run() -> tuple[BatchRef, object, object]:
+        ours = await client.submit("cheap", lines(1), metadata={"round": "1"})
+        found = await client.find("cheap", ["k0"], {"round": "1"}, since=0)
+        for _ in range(20):
+            await client.submit("cheap", lines(1), metadata={"round": "2"})
+        return ours, found, await client.find("cheap", ["k0"], {"round": "1"}, since=0)
+
+    ours, found, lost = asyncio.run(run())
+    assert found.ref is not None and found.ref.batch_id == ours.batch_id
+    # the 21st newest is beyond the one page the provider gives: not found, and the lookup says why
+    assert lost.ref is None and lost.pages == 2 and lost.seen == 20
+    assert lost.problems == [f"openai {provider.openai_base} ignored the `after` cursor: one page checked"]

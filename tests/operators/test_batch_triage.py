@@ -286,3 +286,123 @@ def test_the_rounds_keep_the_prompt_their_first_batch_was_asked_with(tmp_path, p
         drive(first_trigger(batch_op(tmp_path, args)), lambda: batch_op(tmp_path, args))
         assert {o["prompt_version"] for o in read_outcomes(tmp_path / "batch").values()} == {"2"}
         assert not langfuse.errors
+
+
+class Killed(BaseException):
+    """The worker dies: no `except Exception` of the product runs, nothing after it is saved."""
+
+
+def kill_after_create(monkeypatch: pytest.MonkeyPatch, provider: FakeBatchProvider, nth: int) -> list[str]:
+    """The first state write after the provider created its `nth` batch kills the worker instead."""
+    from llm_operators.operators import batch_triage
+
+    real, died = batch_triage.save_state, []
+
+    def dying(path: Path, state: Any) -> None:
+        if len(provider.batch.created) >= nth and not died:
+            died.append(provider.batch.created[nth - 1])
+            raise Killed
+        real(path, state)
+
+    monkeypatch.setattr(batch_triage, "save_state", dying)
+    return died
+
+
+def creates(provider: FakeBatchProvider) -> list[dict[str, Any]]:
+    return [
+        r.json() for r in provider.requests_to("/v1/batches", "POST") if r.path.rstrip("/") == "/v1/batches"
+    ]
+
+
+@pytest.mark.parametrize(
+    "nth",
+    [1, 3],
+    ids=["round 1, its only batch", "round 2, the second of its two batches (the first already saved)"],
+)
+def test_a_worker_killed_between_batch_created_and_state_written_pays_the_batch_once(
+    tmp_path, provider, monkeypatch, capfd, caplog, nth
+) -> None:
+    expected = live_outcomes(tmp_path)
+    provider.clear()
+    died = kill_after_create(monkeypatch, provider, nth)
+    with pytest.raises(Killed):
+        drive(first_trigger(batch_op(tmp_path)), lambda: batch_op(tmp_path))
+    assert died and len(provider.batch.created) == nth  # the provider made it; the state does not say so
+    capfd.readouterr()
+    caplog.clear()
+
+    # Airflow retries the task: a new process runs execute()
+    payload, _ = drive(first_trigger(batch_op(tmp_path)), lambda: batch_op(tmp_path))
+    batches = payload["provider_batches"]
+    # every batch the provider made is one the run used: none created twice, none orphaned
+    assert [b["batch_id"] for b in batches] == provider.batch.created
+    assert len(provider.requests_to("/v1/files", "POST")) == len(provider.batch.created)
+    per_round = Counter((c["metadata"]["round"], c["metadata"]["group"]) for c in creates(provider))
+    assert set(per_round.values()) == {1}
+    adopted = [b for b in batches if b["adopted"]]
+    assert [b["batch_id"] for b in adopted] == died
+    if nth == 3:  # the case where the rest of the round was already on disk
+        assert Counter(b["round"] for b in batches)[adopted[0]["round"]] == 2
+    said = caplog.text + "".join(capfd.readouterr())
+    assert f"adopted batch {died[0]} created by an earlier try" in said
+    # and the day's outcomes are those of an uninterrupted run
+    got = read_outcomes(tmp_path / "batch")
+    assert {t: route(o) for t, o in got.items()} == {t: route(o) for t, o in expected.items()}
+    assert provider.live_requests() == [] and not provider.errors
+
+
+def test_a_worker_killed_before_the_create_leaves_a_plan_the_retry_creates_once(
+    tmp_path, provider, monkeypatch, capfd, caplog
+) -> None:
+    from llm_operators.llm.batch_client import BatchClient
+
+    real = BatchClient.submit
+
+    async def dies_first(self: BatchClient, *args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(BatchClient, "submit", real)
+        raise Killed
+
+    monkeypatch.setattr(BatchClient, "submit", dies_first)
+    with pytest.raises(Killed):
+        first_trigger(batch_op(tmp_path))
+    assert provider.batch.created == [] and provider.requests_to("/v1/files", "POST") == []
+    capfd.readouterr()
+    caplog.clear()
+
+    payload, _ = drive(first_trigger(batch_op(tmp_path)), lambda: batch_op(tmp_path))
+    said = caplog.text + "".join(capfd.readouterr())
+    assert "round 1: no batch for cheap created by an earlier try (0 batch(es) read at openai" in said
+    assert [b["batch_id"] for b in payload["provider_batches"]] == provider.batch.created
+    assert set(
+        Counter((c["metadata"]["round"], c["metadata"]["group"]) for c in creates(provider)).values()
+    ) == {1}
+    assert not any(b["adopted"] for b in payload["provider_batches"])
+    # only the inherited plan was looked up: rounds planned by the running task are not
+    assert len(provider.requests_to("/v1/batches", "GET")) == 1
+
+
+def test_a_failed_lookup_creates_the_batch_again_and_says_so(
+    tmp_path, provider, monkeypatch, capfd, caplog
+) -> None:
+    from fakes.base import Response
+
+    kill_after_create(monkeypatch, provider, 1)
+    with pytest.raises(Killed):
+        first_trigger(batch_op(tmp_path))
+    capfd.readouterr()
+    caplog.clear()
+    # the retry's first batch request is the lookup: the provider answers it 500
+    provider.inject_failure(
+        Response(500, b'{"error": {"message": "boom", "type": "server_error"}}'), path="/v1/batches"
+    )
+
+    payload, _ = drive(first_trigger(batch_op(tmp_path)), lambda: batch_op(tmp_path))
+    listing = provider.requests_to("/v1/batches", "GET")
+    assert listing and listing[0].injected
+    said = caplog.text + "".join(capfd.readouterr())
+    assert "listing batches at openai" in said and "failed" in said
+    assert "creating it: if an earlier try created it where it could not be checked" in said
+    # created again: round 1 is paid twice (the log said so); the task itself did not fail
+    rounds = Counter(c["metadata"]["round"] for c in creates(provider))
+    assert rounds["1"] == 2 and not any(b["adopted"] for b in payload["provider_batches"])
+    assert len(read_outcomes(tmp_path / "batch")) == payload["tickets"] > 0

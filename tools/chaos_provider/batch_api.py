@@ -10,6 +10,7 @@ Contract followed (OpenAI API reference, https://platform.openai.com/docs/api-re
 https://platform.openai.com/docs/api-reference/files; guide https://platform.openai.com/docs/guides/batch):
 - upload: multipart `POST /v1/files` with fields `purpose` and `file`; a `file` object comes back.
 - create: `POST /v1/batches` with `input_file_id`, `endpoint`, `completion_window` ("24h" only).
+- list: `GET /v1/batches?after=&limit=`; a page of batches, newest first (see `_list`).
 - retrieve: `GET /v1/batches/{id}`; status validating -> in_progress -> finalizing -> completed, or
   failed (input validation), expired (not done within the window), cancelling -> cancelled.
 - results: `GET /v1/files/{id}/content` of `output_file_id` (successful requests) and `error_file_id`
@@ -26,7 +27,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -45,6 +46,11 @@ MAX_REQUESTS = 50_000
 MAX_FILE_BYTES = 200 * 1024 * 1024
 # Reference, "Create batch": "Currently only `24h` is supported."
 COMPLETION_WINDOWS = frozenset({"24h"})
+# Reference, "Create batch", `metadata`: "Set of 16 key-value pairs ... Keys are strings with a maximum
+# length of 64 characters. Values are strings with a maximum length of 512 characters."
+METADATA_PAIRS, METADATA_KEY_CHARS, METADATA_VALUE_CHARS = 16, 64, 512
+# Reference, "List batch", `limit`: "Limit can range between 1 and 100, and the default is 20."
+LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 20, 100
 # Guide, "Batch expiration": requests not run in time go to the error file with this code.
 EXPIRED_CODE = "batch_expired"
 EXPIRED_MESSAGE = "This request could not be executed before the completion window expired."
@@ -184,7 +190,7 @@ class BatchAPI:
         self._clock = clock
         self._lock = threading.RLock()
         self._files: dict[str, _File] = {}
-        self._batches: dict[str, _Batch] = {}
+        self._batches: dict[str, _Batch] = {}  # in creation order
         self.created: list[str] = []  # batch ids, in creation order (what a test counts)
         self.create_attempts = 0
 
@@ -202,7 +208,15 @@ class BatchAPI:
             return sorted({line["body"]["model"] for line in self._batches[batch_id].lines})
 
     # -- routing ----------------------------------------------------------------------------------
-    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> BatchReply | None:
+    def handle(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        query: Mapping[str, Sequence[str]] | None = None,
+    ) -> BatchReply | None:
+        """`path` without its query string; `query` as `urllib.parse.parse_qs` gives it."""
         path = path.rstrip("/")
         batch_match = _BATCH_RE.match(path)
         file_match = _FILE_RE.match(path)
@@ -217,6 +231,8 @@ class BatchAPI:
                 return self._upload(headers, body)
             if method == "POST" and path in _BATCHES:
                 return self._create(body)
+            if method == "GET" and path in _BATCHES:
+                return self._list(query or {})
             if batch_match and method == "GET" and not batch_match.group(2):
                 return self._retrieve(batch_match.group(1))
             if batch_match and method == "POST" and batch_match.group(2):
@@ -269,6 +285,8 @@ class BatchAPI:
             return _error(
                 400, f"Invalid completion_window {body['completion_window']!r}: only '24h' is supported"
             )
+        if (problem := _metadata_problem(body.get("metadata"))) is not None:
+            return _error(400, f"Invalid 'metadata': {problem}")
         if body["endpoint"] != CHAT_ENDPOINT:
             return _error(400, f"chaos: endpoint {body['endpoint']!r} is not served (only {CHAT_ENDPOINT})")
         source = self._files.get(body["input_file_id"])
@@ -303,6 +321,46 @@ class BatchAPI:
         self._batches[batch.id] = batch
         self.created.append(batch.id)
         return _json(self._payload(batch))
+
+    def _list(self, query: Mapping[str, Sequence[str]]) -> BatchReply:
+        """One page of the batches, newest first.
+
+        - Reference, "List batch" (https://platform.openai.com/docs/api-reference/batch/list): `after`
+          "is an object ID that defines your place in the list ... ending with obj_foo, your subsequent
+          call can include after=obj_foo in order to fetch the next page"; `limit` 1..100, default 20.
+        - The answer is the API's list object: `object` "list", `data`, `first_id`, `last_id`,
+          `has_more` (openai-openapi `ListBatchesResponse`; null ids on an empty page).
+        - Order: the reference names none and takes no `order` for batches; the API answers newest
+          first (created_at descending), which is what `after` pages through here.
+        - A cursor that names no batch is not documented: refused (404), so a client's bug shows.
+        """
+        raw_limit = (query.get("limit") or [str(LIST_LIMIT_DEFAULT)])[-1]
+        try:
+            limit = int(raw_limit)
+        except ValueError:
+            return _error(400, f"Invalid 'limit': expected an integer, got {raw_limit!r}")
+        if not 1 <= limit <= LIST_LIMIT_MAX:
+            return _error(400, f"Invalid 'limit': {limit} is outside 1..{LIST_LIMIT_MAX}")
+        newest_first = list(reversed(self._batches.values()))
+        start = 0
+        after = (query.get("after") or [""])[-1]
+        if after:
+            ids = [b.id for b in newest_first]
+            if after not in ids:
+                return _error(404, f"No batch found with id '{after}'", "not_found")
+            start = ids.index(after) + 1
+        page = newest_first[start : start + limit]
+        for batch in page:
+            self._advance(batch)
+        return _json(
+            {
+                "object": "list",
+                "data": [self._payload(b) for b in page],
+                "first_id": page[0].id if page else None,
+                "last_id": page[-1].id if page else None,
+                "has_more": start + limit < len(newest_first),
+            }
+        )
 
     def _retrieve(self, batch_id: str) -> BatchReply:
         batch = self._batches.get(batch_id)
@@ -435,6 +493,24 @@ class BatchAPI:
             "request_counts": dict(batch.counts),
             "metadata": batch.metadata,
         }
+
+
+def _metadata_problem(metadata: Any) -> str | None:
+    """What breaks the reference's metadata limits (null is no metadata), or None."""
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        return "expected an object of string values"
+    if len(metadata) > METADATA_PAIRS:
+        return f"{len(metadata)} pairs, at most {METADATA_PAIRS}"
+    for key, value in metadata.items():
+        if len(key) > METADATA_KEY_CHARS:
+            return f"key {key[:20]!r}... longer than {METADATA_KEY_CHARS} characters"
+        if not isinstance(value, str):
+            return f"value of {key!r} is not a string"
+        if len(value) > METADATA_VALUE_CHARS:
+            return f"value of {key!r} longer than {METADATA_VALUE_CHARS} characters"
+    return None
 
 
 def _parse_input(content: bytes, endpoint: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

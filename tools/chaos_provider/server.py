@@ -199,9 +199,11 @@ class _Handler(LoopbackHandler):
         split = urlsplit(self.path)
         path = split.path.rstrip("/") or "/"
         body = self.read_body()
+        query = parse_qs(split.query)
+        batch_api = self.chaos.batch_api
         if path.startswith(ADMIN_PREFIX):
-            self._admin(method, path, parse_qs(split.query), body)
-        elif (reply := self.chaos.batch_api.handle(method, path, dict(self.headers), body)) is not None:
+            self._admin(method, path, query, body)
+        elif (reply := batch_api.handle(method, path, dict(self.headers), body, query)) is not None:
             self.send(reply.status, reply.body, {"Content-Type": reply.content_type})
         elif method == "POST" and path in OPENAI_PATHS:
             self._llm("openai", path, body)

@@ -244,6 +244,17 @@ def merge_round(
     return answered, failed
 
 
+class PlannedBatch(BaseModel):
+    """A batch of the round being submitted, saved before it is created: a worker killed between the
+    provider's answer and the next state write leaves this behind, and the retry looks the batch up
+    at the provider (by the metadata it was tagged with) instead of creating it again."""
+
+    round: int
+    group: str
+    keys: list[str]
+    planned_at: float  # the provider cannot have created it earlier: where the lookup stops paging
+
+
 def past_deadline(state: BatchRunState, settings: BatchSettings, now: float) -> bool:
     return state.started_at is not None and now - state.started_at > settings.deadline_s
 
@@ -255,7 +266,9 @@ class BatchRunState(BaseModel):
     started_at: float | None = None  # the first batch's submission: the deadline counts from here
     round: int = 0
     book: AnswerBook = Field(default_factory=AnswerBook)
-    pending: dict[str, CallRequest] = Field(default_factory=dict)  # key -> request of in-flight batches
+    # key -> request of the batches in flight or being submitted
+    pending: dict[str, CallRequest] = Field(default_factory=dict)
+    submitting: list[PlannedBatch] = Field(default_factory=list)  # planned, not known to be created yet
     in_flight: list[RoundBatch] = Field(default_factory=list)
     done: list[RoundBatch] = Field(default_factory=list)
     live_tickets: int = 0

@@ -1,12 +1,14 @@
 """`BatchTriageOperator`: the ladder on provider batch APIs, deferrable, re-attaching on retry.
 
-A round submits one provider batch per model group (core/batch_rounds.py decides what goes in), saves
-the batch ids and input file ids to `batch_state.json` next to the day's outputs, then defers to
-`BatchPollTrigger`, so no worker slot is held while the provider works. `resume` reads the results,
-merges them and submits the next round, or writes the outcomes when every ticket's ladder is done. A
-retry, a killed worker or a re-run finds the saved state and re-attaches to the batches it has: a
-round is never submitted twice. Cache hits are never sent; small rounds, rounds past the deadline and
-requests a batch failed are asked live, through the same Router as live mode.
+A round submits one provider batch per model group (core/batch_rounds.py decides what goes in): the
+round's plan is saved to `batch_state.json` next to the day's outputs first, then each batch is created
+and its ids saved, then the task defers to `BatchPollTrigger`, so no worker slot is held while the
+provider works. `resume` reads the results, merges them and submits the next round, or writes the
+outcomes when every ticket's ladder is done. A retry, a killed worker or a re-run finds the saved state
+and re-attaches to the batches it has; a planned batch the state does not hold as created (the worker
+died between the provider's answer and the state write) is looked up at the provider by its metadata
+and adopted, so a round is never submitted twice. Cache hits are never sent; small rounds, rounds past
+the deadline and requests a batch failed are asked live, through the same Router as live mode.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from llm_operators.core.batch_rounds import (
     BatchRunState,
     BatchSettings,
     LineAnswer,
+    PlannedBatch,
     RoundBatch,
     RoundPlan,
     answered_record,
@@ -57,11 +60,15 @@ STATE_FILE = "batch_state.json"
 # moved between two rounds must not change the fingerprint the saved state is keyed on.
 PROMPT_FILE = "batch_prompt.json"
 _MAX_PASSES = 100  # each pass answers something (batch, cache or live): a bound, never reached
+# A batch planned by an earlier try is looked up among those created since its plan was saved, less this
+# much for the provider's clock being behind the worker's.
+LOOKUP_MARGIN_S = 600.0
 
 
 @dataclass
 class _Run:
     day: date
+    spec: BatchSpec | None
     outputs: DayOutputs
     hook: LiteLLMBatchHook
     policy: LadderPolicy
@@ -128,6 +135,8 @@ class BatchTriageOperator(TriageTaskBase):
                     state.round,
                     ", ".join(b.ref["batch_id"] for b in state.in_flight),
                 )
+            self._finish_submitting(run, state)
+            if state.in_flight:
                 self._defer(run, state)
             return self._advance(run, state, context)
         finally:
@@ -139,6 +148,10 @@ class BatchTriageOperator(TriageTaskBase):
         event = event or {}
         self.log.info("round %d: trigger says %s", state.round, event.get("status"))
         try:
+            if state.submitting:  # a round cut short while being submitted: finish it and wait for it
+                self._finish_submitting(run, state)
+                if state.in_flight:
+                    self._defer(run, state)
             if state.in_flight:
                 run.run(self._collect(run, state, cancel=event.get("status") == "deadline"))
                 save_state(run.state_path, state)
@@ -207,58 +220,148 @@ class BatchTriageOperator(TriageTaskBase):
         save_state(run.state_path, state)
 
     async def _submit(self, run: _Run, state: BatchRunState, plan: RoundPlan) -> None:
+        state.round += 1
+        now = time.time()
+        if state.started_at is None:
+            state.started_at = now
+        for group, requests in plan.batches.items():
+            state.pending.update({r.key: r for r in requests})
+            state.submitting.append(
+                PlannedBatch(round=state.round, group=group, keys=[r.key for r in requests], planned_at=now)
+            )
+        # the plan is on disk before any batch is created: a batch created but not recorded (the worker
+        # died in between) is then one a retry knows to look for
+        save_state(run.state_path, state)
+        await self._create(run, state, look_up=False)
+
+    def _finish_submitting(self, run: _Run, state: BatchRunState) -> None:
+        """Batches an earlier try planned but did not record as created: found at the provider, or created."""
+        if not state.submitting:
+            return
+        self.log.info(
+            "round %d: %d batch(es) planned by an earlier try were not recorded as created (%s): looking "
+            "for them at the provider before creating any",
+            state.round,
+            len(state.submitting),
+            ", ".join(f"{p.group}: {len(p.keys)} requests" for p in state.submitting),
+        )
+        run.run(self._create(run, state, look_up=True))
+
+    async def _create(self, run: _Run, state: BatchRunState, *, look_up: bool) -> None:
+        """Create (or, with `look_up`, first look for) each planned batch; the state is saved after each."""
         from llm_operators.llm.batch_client import BatchCreateError, BatchLine
 
         client = run.hook.batch_client
-        state.round += 1
-        if state.started_at is None:
-            state.started_at = time.time()
-        for group, requests in plan.batches.items():
+        while state.submitting:
+            planned = state.submitting[0]
+            requests = [state.pending[key] for key in planned.keys]
             lines = [
                 BatchLine(
                     custom_id=r.key, messages=r.messages, response_format=r.response_format or triage_schema()
                 )
                 for r in requests
             ]
-            try:
-                ref = await client.submit(
-                    group,
-                    lines,
-                    metadata={
-                        "dag_run": run.run_id[:500],
-                        "day": run.day.isoformat(),
-                        "round": str(state.round),
-                    },
-                )
-            except BatchCreateError as exc:
-                self.log.warning("round %d: %s; its %d requests go live", state.round, exc, len(requests))
-                for r in requests:
-                    state.book.fail(r.key, f"batch not created: {exc}"[:300])
-                save_state(run.state_path, state)
-                continue
-            state.pending.update({r.key: r for r in requests})
+            metadata = self._batch_metadata(run, planned)
+            ref = await self._look_up(client, planned, metadata) if look_up else None
+            if ref is None:
+                try:
+                    ref = await client.submit(planned.group, lines, metadata=metadata)
+                except BatchCreateError as exc:
+                    self.log.warning(
+                        "round %d: %s; its %d requests go live", planned.round, exc, len(requests)
+                    )
+                    for r in requests:
+                        state.book.fail(r.key, f"batch not created: {exc}"[:300])
+                        state.pending.pop(r.key, None)
+                    state.submitting.pop(0)
+                    save_state(run.state_path, state)
+                    continue
+            state.submitting.pop(0)
             state.in_flight.append(
                 RoundBatch(
-                    round=state.round,
-                    group=group,
+                    round=planned.round,
+                    group=planned.group,
                     answered_group=ref.answered_group,
                     deployment=ref.deployment,
                     api_base=ref.api_base,
                     submitted_at=ref.submitted_at,
-                    keys=[r.key for r in requests],
+                    keys=list(planned.keys),
                     ref=ref.model_dump(mode="json"),
                 )
             )
             save_state(run.state_path, state)  # before anything else can fail: the batch is paid for
-            self.log.info(
-                "round %d: batch %s, %d requests for %s on %s%s",
-                state.round,
-                ref.batch_id,
-                len(requests),
-                group,
-                ref.deployment,
-                f" (refused by: {'; '.join(ref.tried)})" if ref.tried else "",
+            if not ref.adopted:
+                self.log.info(
+                    "round %d: batch %s, %d requests for %s on %s%s",
+                    planned.round,
+                    ref.batch_id,
+                    len(requests),
+                    planned.group,
+                    ref.deployment,
+                    f" (refused by: {'; '.join(ref.tried)})" if ref.tried else "",
+                )
+
+    async def _look_up(self, client: Any, planned: PlannedBatch, metadata: dict[str, str]) -> Any:
+        """The batch an earlier try created for exactly this plan, or None (then it is created)."""
+        since = planned.planned_at - LOOKUP_MARGIN_S
+        try:
+            lookup = await client.find(planned.group, planned.keys, metadata, since=since)
+        except Exception as exc:  # a lookup must never fail the task: creating is what was done before
+            self.log.warning(
+                "round %d: looking up the %s batch failed (%s): creating it; if an earlier try created it, "
+                "this round of %s is paid twice",
+                planned.round,
+                planned.group,
+                exc,
+                planned.group,
             )
+            return None
+        for problem in lookup.problems:
+            self.log.warning("round %d, %s: %s", planned.round, planned.group, problem)
+        for skipped in lookup.skipped:
+            self.log.info("round %d: batch %s of an earlier try is not adopted", planned.round, skipped)
+        ref = lookup.ref
+        if ref is not None:
+            self.log.info(
+                "round %d: adopted batch %s created by an earlier try (%d requests for %s on %s; "
+                "%d batch(es) read on %d page(s))",
+                planned.round,
+                ref.batch_id,
+                len(planned.keys),
+                planned.group,
+                ref.deployment,
+                lookup.seen,
+                lookup.pages,
+            )
+        elif lookup.problems:
+            self.log.warning(
+                "round %d: the %s batch was not found where it could be looked for; creating it: if an "
+                "earlier try created it where it could not be checked, this round of %s is paid twice",
+                planned.round,
+                planned.group,
+                planned.group,
+            )
+        else:
+            self.log.info(
+                "round %d: no batch for %s created by an earlier try (%d batch(es) read at %s): creating it",
+                planned.round,
+                planned.group,
+                lookup.seen,
+                ", ".join(lookup.listed) or "no endpoint",
+            )
+        return ref
+
+    def _batch_metadata(self, run: _Run, planned: PlannedBatch) -> dict[str, str]:
+        """Who asked for the batch (the client adds the group, the deployment and the requests' digest)."""
+        metadata = {
+            "dag_run": run.run_id[:512],
+            "task": f"{self.dag_id}.{self.task_id}"[:512],
+            "day": run.day.isoformat(),
+            "round": str(planned.round),
+        }
+        if run.spec is not None:
+            metadata["batch"] = f"{run.spec.index + 1}/{run.spec.of}"
+        return metadata
 
     async def _collect(self, run: _Run, state: BatchRunState, *, cancel: bool) -> None:
         from llm_operators.llm.batch_client import BatchRef
@@ -356,6 +459,7 @@ class BatchTriageOperator(TriageTaskBase):
         tickets, rejected = self._read(day, spec)
         return _Run(
             day=day,
+            spec=spec,
             outputs=outputs,
             hook=hook,
             policy=policy,
@@ -422,6 +526,7 @@ class BatchTriageOperator(TriageTaskBase):
                 "refused_by": b.ref.get("tried", []),
                 "requests": len(b.keys),
                 "status": b.status,
+                "adopted": b.ref.get("adopted", False),
             }
             for b in state.done
         ]
