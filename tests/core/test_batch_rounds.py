@@ -179,7 +179,7 @@ def test_small_rounds_go_live_and_finish_with_the_same_routes() -> None:
 
 def _pending(n: int, group: str = "cheap") -> dict[str, CallRequest]:
     return {
-        f"T{i}": CallRequest(key=f"k{i}", ticket_id=f"T{i}", rung=0, group=group, messages=[])
+        f"T{i}": CallRequest(ticket_id=f"T{i}", rung=0, group=group, messages=[])
         for i in range(n)
     }
 
@@ -187,6 +187,7 @@ def _pending(n: int, group: str = "cheap") -> dict[str, CallRequest]:
 def test_failed_lines_are_asked_again_then_live() -> None:
     book = AnswerBook()
     pending = _pending(4)
+    k0, k1, k2, k3 = (r.key for r in pending.values())
     batch = RoundBatch(
         round=1,
         group="cheap",
@@ -199,19 +200,19 @@ def test_failed_lines_are_asked_again_then_live() -> None:
     )
     requests = {r.key: r for r in pending.values()}
     answers = {
-        "k0": LineAnswer(key="k0", content="{}"),
-        "k1": LineAnswer(key="k1", error="batch_expired: late"),
+        k0: LineAnswer(key=k0, content="{}"),
+        k1: LineAnswer(key=k1, error="batch_expired: late"),
     }
     assert merge_round(book, batch, requests, answers) == (1, 3)  # k2, k3 absent: failed, not dropped
-    assert book.answers["k0"].record.fallback_used is True  # created on the fallback group
-    assert book.failures["k1"] == ["batch_expired: late"] and book.failures["k2"] == [
+    assert book.answers[k0].record.fallback_used is True  # created on the fallback group
+    assert book.failures[k1] == ["batch_expired: late"] and book.failures[k2] == [
         "batch expired: no result"
     ]
     del pending["T0"]
     again = plan_round(
         pending, book, BatchSettings(min_round_size=1, max_batch_failures=2), past_deadline=False
     )
-    assert [r.key for r in again.batches["cheap"]] == ["k1", "k2", "k3"] and not again.live
+    assert [r.key for r in again.batches["cheap"]] == [k1, k2, k3] and not again.live
     live = plan_round(
         pending, book, BatchSettings(min_round_size=1, max_batch_failures=1), past_deadline=False
     )
@@ -228,7 +229,7 @@ def test_rounds_are_per_model_group() -> None:
     pending = {
         **_pending(3, "cheap"),
         **{
-            f"S{i}": CallRequest(key=f"s{i}", ticket_id=f"S{i}", rung=1, group="strong", messages=[])
+            f"S{i}": CallRequest(ticket_id=f"S{i}", rung=1, group="strong", messages=[])
             for i in range(2)
         },
     }

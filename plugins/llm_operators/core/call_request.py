@@ -9,6 +9,7 @@ key, are the same for the same request in every round, process and retry.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -27,19 +28,17 @@ class CallRequest:
     metadata: dict[str, Any] | None = None  # trace ids, passed on to litellm; not part of the key
     # the structured-output schema; None: the triage answer's (only the judge's call passes its own)
     response_format: dict[str, Any] | None = None
-    # derived from the content when not given (tests name their requests). Derived at construction,
-    # so a request with other content is built anew, never `dataclasses.replace`d.
-    key: str = ""
 
-    def __post_init__(self) -> None:
-        if not self.key:
-            # 64 characters at most: OpenAI's limit for a batch line's custom_id
-            payload = json.dumps(
-                [self.ticket_id, self.rung, self.group, self.repair, self.messages, self.response_format],
-                sort_keys=True,
-                separators=(",", ":"),
-            )
-            object.__setattr__(self, "key", "r" + hashlib.sha256(payload.encode()).hexdigest()[:47])
+    @functools.cached_property
+    def key(self) -> str:
+        """Computed when first asked (batch and replay ask; a live call never does), from the content:
+        64 characters at most, OpenAI's limit for a batch line's custom_id."""
+        payload = json.dumps(
+            [self.ticket_id, self.rung, self.group, self.repair, self.messages, self.response_format],
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return "r" + hashlib.sha256(payload.encode()).hexdigest()[:47]
 
     def record(self, **fields: Any) -> CallRecord:
         """The record of this request's call; `fields` say how it went."""
