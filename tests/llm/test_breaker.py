@@ -81,6 +81,28 @@ def test_an_unproven_group_gets_at_most_allowed_fails_requests_in_flight() -> No
     assert admitted.count(Admission.SKIP) == 13
 
 
+def test_an_unproven_group_spends_allowed_fails_requests_when_its_failures_come_one_by_one() -> None:
+    """A slot freed by a failure is not a fresh one: with failures arriving apart (a slow 503, a
+    timeout), waiting tickets must not each get their own try before the breaker opens."""
+
+    async def scenario() -> list[Admission]:
+        b = breaker(LocalBreakerStore(), sync_every_s=0.05)
+        admitted: list[Admission] = []
+
+        async def ticket(delay: float) -> None:
+            admission = await b.admit("cheap")
+            admitted.append(admission)
+            if admission is not Admission.SKIP:
+                await asyncio.sleep(delay)
+                b.failure("cheap", admission)
+
+        await asyncio.gather(*(ticket(0.05 * (i + 1)) for i in range(16)))
+        return admitted
+
+    admitted = asyncio.run(scenario())
+    assert admitted.count(Admission.GO) == 3, admitted
+
+
 def test_a_flaky_group_that_mostly_answers_stays_closed() -> None:
     async def scenario() -> None:
         b = breaker(LocalBreakerStore())

@@ -4,8 +4,9 @@ LiteLLM's Router never cools down a group's only deployment, so a dead primary c
 `num_retries + 1` failed requests before its fallback. Like LiteLLM's cooldown, but per group:
 
 - closed: requests flow. Until the group has answered once in this process, at most `allowed_fails`
-  requests are in flight to it, so a dead group costs `allowed_fails` requests, not a concurrency's
-  worth; the others wait for the first answer (one latency, once per task).
+  requests are spent on it (in flight, or failed within `fail_window_s`), so a dead group costs
+  `allowed_fails` requests, not a concurrency's worth, however its failures are spread in time; the
+  others wait for the first answer (one latency, once per task).
 - open: `allowed_fails` failures within `fail_window_s` (counted by every process), and no fewer
   failures than this process saw successes in that window (a flaky group that mostly answers stays
   closed); the group is skipped (its fallback is asked directly) for `cooldown_s`.
@@ -132,6 +133,7 @@ class _Local:
 
     proven: bool = False  # answered since the process started or the group last opened
     in_flight: int = 0
+    failures: deque[float] = field(default_factory=deque)  # while unproven: this process's, in the window
     successes: deque[float] = field(default_factory=deque)
     state: BreakerState = field(default_factory=lambda: BreakerState(0.0, False))
     synced_at: float = -1e9
@@ -184,7 +186,7 @@ class CircuitBreaker:
                     local.in_flight += 1
                     return Admission.PROBE
                 return Admission.SKIP
-            if local.proven or local.in_flight < self.allowed_fails:
+            if local.proven or local.in_flight + self._recent(local.failures) < self.allowed_fails:
                 local.in_flight += 1
                 return Admission.GO
             changed = asyncio.Event()  # one per wait: a breaker outlives the event loop of one run
@@ -204,6 +206,7 @@ class CircuitBreaker:
             self.store.close(group)
             local.state = self._state(local, group, fresh=True)
         local.proven = True
+        local.failures.clear()
         now = time.monotonic()
         local.successes.append(now)
         while local.successes[0] < now - self.fail_window_s:
@@ -219,6 +222,8 @@ class CircuitBreaker:
         else:
             fails = self.store.add_failure(group, self.fail_window_s)
             now = time.monotonic()
+            if not local.proven:  # the slot it frees is not a new one: the quota counts what was spent
+                local.failures.append(now)
             while local.successes and local.successes[0] < now - self.fail_window_s:
                 local.successes.popleft()
             opened = fails >= self.allowed_fails and fails >= len(local.successes)
@@ -235,6 +240,12 @@ class CircuitBreaker:
         local = self._local(group)
         local.in_flight -= 1
         self._wake(local)
+
+    def _recent(self, times: deque[float]) -> int:
+        horizon = time.monotonic() - self.fail_window_s
+        while times and times[0] < horizon:
+            times.popleft()
+        return len(times)
 
     @staticmethod
     def _wake(local: _Local) -> None:
