@@ -33,6 +33,7 @@ _RANGES = (
     "\U000e0000-\U000e007f",
 )
 INVISIBLE_RE = re.compile("[" + "".join(_RANGES) + "]")
+_TAG_RE = re.compile("[\U000e0020-\U000e007e]")  # the tag characters that mirror printable ASCII
 
 
 def strip_invisible(text: str) -> str:
@@ -50,6 +51,3 @@ def reveal_tag_text(text: str) -> str:
     if not _TAG_RE.search(text):  # nearly every ticket: one C-level scan instead of a loop per character
         return ""
     return "".join(chr(ord(ch) - 0xE0000) for ch in text if 0xE0020 <= ord(ch) <= 0xE007E)
-
-
-_TAG_RE = re.compile("[\U000e0020-\U000e007e]")

@@ -170,12 +170,12 @@ class Tracing:
 
     def _start_generation(self, request: CallRequest) -> Any:
         try:
-            ticket_id = str(request.ticket_id)
+            ticket_id = request.ticket_id
             ticket = self._ticket(ticket_id)
             if ticket is None:
                 return None
             self._close_generation(ticket)  # the previous call's verdict is known now
-            rung, group, repair = request.rung, request.group, bool(request.repair)
+            rung, group, repair = request.rung, request.group, request.repair
             judge = request.response_format is not None  # the judge has its own prompt
             link = None if judge or self.prompt is None else self.prompt.langfuse_link
             with self._trace_attributes(ticket_id, prompt=link):
@@ -224,7 +224,7 @@ class Tracing:
         except Exception as exc:
             log.warning("Langfuse generation not updated: %s", type(exc).__name__)
         with self._lock:
-            ticket = self._tickets.get(str(request.ticket_id))
+            ticket = self._tickets.get(request.ticket_id)
             if ticket is None:  # the ticket was ended meanwhile
                 generation.end(end_time=end_ns)
                 return
