@@ -6,6 +6,7 @@ the model name to answer as the offline engine's fast or careful mode does.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from llm_operators.core.judge import JUDGE_HEADER
 from llm_operators.core.offline_engine import answer_messages, triage_text
 from llm_operators.core.prompts import extract_ticket_text
+from llm_operators.llm.batch_client import BatchClient, BatchLine, BatchPoll, BatchRef
 
 # live price per (input, output) token of each group; a batch line costs the connection's discount of it
 PRICES = {"cheap": (1e-6, 2e-6), "strong": (1e-5, 3e-5)}
@@ -46,3 +48,20 @@ def answer_with_repairs(model: str, messages: list[dict[str, Any]]) -> str:
     if model == "fast" and not is_repair and len(text) % 4 == 0:
         return "Sure! Looks like a billing thing."
     return json.dumps(triage_text(text, "careful" if model == "careful" else "fast"))
+
+
+def lines(n: int) -> list[BatchLine]:
+    """`n` one-message batch lines, custom ids k0, k1, ..."""
+    return [
+        BatchLine(custom_id=f"k{i}", messages=[{"role": "user", "content": f"ticket {i}"}]) for i in range(n)
+    ]
+
+
+async def wait_terminal(client: BatchClient, ref: BatchRef) -> BatchPoll:
+    """Poll until the batch is finished (completed, failed, expired or cancelled)."""
+    for _ in range(200):
+        poll = await client.poll(ref)
+        if poll.terminal:
+            return poll
+        await asyncio.sleep(0.05)
+    raise AssertionError("batch never finished")

@@ -12,12 +12,13 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm 
 os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
 
 import pytest
+from batch_models import lines, wait_terminal
 
 from chaos_provider import ChaosConfig, ChaosServer
 from chaos_provider.__main__ import build_batch_behaviour, build_parser
 from chaos_provider.batch_api import BatchBehaviour
 from llm_operators.core.config import LiteLLMSettings
-from llm_operators.llm.batch_client import BatchClient, BatchLine, BatchPoll, BatchRef
+from llm_operators.llm.batch_client import BatchClient, BatchPoll, BatchRef
 
 
 @pytest.fixture
@@ -43,21 +44,6 @@ def settings_for(server: ChaosServer) -> LiteLLMSettings:
         },
         "test",
     )
-
-
-def lines(n: int) -> list[BatchLine]:
-    return [
-        BatchLine(custom_id=f"k{i}", messages=[{"role": "user", "content": f"ticket {i}"}]) for i in range(n)
-    ]
-
-
-async def wait_terminal(client: BatchClient, ref: BatchRef) -> BatchPoll:
-    for _ in range(200):
-        poll = await client.poll(ref)
-        if poll.terminal:
-            return poll
-        await asyncio.sleep(0.05)
-    raise AssertionError("batch never finished")
 
 
 def round_trip(server: ChaosServer, n: int) -> tuple[BatchRef, BatchPoll, dict[str, Any]]:

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import pytest
+from batch_models import lines, wait_terminal
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -20,7 +21,6 @@ from llm_operators.core.config import LiteLLMSettings
 from llm_operators.llm.batch_client import (
     BatchClient,
     BatchCreateError,
-    BatchLine,
     BatchPoll,
     BatchRef,
     lines_digest,
@@ -57,21 +57,6 @@ def settings_for(base: str, **extra: Any) -> LiteLLMSettings:
         ],
     )
     return LiteLLMSettings.parse({"model_list": model_list, "ladder": ["cheap", "strong"], **extra}, "test")
-
-
-def lines(n: int) -> list[BatchLine]:
-    return [
-        BatchLine(custom_id=f"k{i}", messages=[{"role": "user", "content": f"ticket {i}"}]) for i in range(n)
-    ]
-
-
-async def wait_terminal(client: BatchClient, ref: BatchRef) -> BatchPoll:
-    for _ in range(100):
-        poll = await client.poll(ref)
-        if poll.terminal:
-            return poll
-        await asyncio.sleep(0.05)
-    raise AssertionError("batch never finished")
 
 
 @pytest.fixture
